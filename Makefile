@@ -1,0 +1,46 @@
+# Tagspace: `make run` sets up and serves the app on the demo workspace,
+# `make test` sets up and runs the whole test suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+# Empty means the default workspace ($$TAGSPACE_WORKSPACE or ~/.cache/tagspace/demo).
+WORKSPACE ?=
+WS_ARG := $(if $(WORKSPACE),--workspace $(WORKSPACE),)
+
+.PHONY: install test-deps demo run test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	# tinysoundfont declares pyaudio (live playback only; no wheel, does not build).
+	$(BIN)/python -m pip install --no-deps tinysoundfont==0.3.7
+	touch $@
+
+test-deps: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(BIN)/python -m pip install -r requirements-test.txt
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "chromium is missing and we are not root: browser tests will be skipped"; fi
+	touch $@
+
+demo: install
+	$(BIN)/python -m core build-demo $(WS_ARG)
+
+run: demo
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true -- $(WS_ARG)
+
+test: test-deps
+	$(BIN)/python -m pytest
+
+bench: install
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts
