@@ -20,6 +20,12 @@ from .workspace import Workspace
 #: Modules that contribute commands (each has ``register(subparsers)``).
 COMMAND_MODULES = (
     "core.demo.cli",
+    "core.importers.cli",
+    "core.evaluation.cli",
+    "core.training.cli",
+    "core.listening.cli",
+    "core.words.cli",
+    "core.engine.cli",
 )
 
 

@@ -22,3 +22,28 @@ def tiny_workspace(tmp_path_factory) -> Workspace:
     reuse = os.environ.get("TAGSPACE_TEST_WORKSPACE")
     root = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny") / "ws"
     return build_demo(root, size="tiny", seed=0, progress=silent, log=lambda *a: None)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A Playwright Chromium browser (Debian's), or skip with the reason."""
+    from tests.browser_support import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Debian chromium is not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_workspace):
+    """Base URL of ``streamlit run app.py`` serving the tiny workspace."""
+    from tests.browser_support import streamlit_server
+
+    with streamlit_server(tiny_workspace.root) as url:
+        yield url

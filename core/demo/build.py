@@ -21,6 +21,12 @@ SIZES = ("tiny", "default")
 
 #: (step name, "module:function"), in build order.
 STEPS: list[tuple[str, str]] = [
+    ("corpus", "core.demo.corpus:build_corpus"),
+    ("features", "core.features:build_features"),
+    ("words", "core.words.build:build_demo_words"),
+    ("models", "core.training.demo:train_demo_models"),
+    ("evaluate", "core.evaluation.run:evaluate_demo"),
+    ("embed", "core.engine.build:build_engine_caches"),
 ]
 
 

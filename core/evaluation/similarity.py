@@ -1,0 +1,158 @@
+"""Similarity evaluation: triplet accuracy per dimension and on track triplets (Lee et al. 2020).
+
+Every model family is a similarity space, so every model is scored here.
+
+Distances
+    Models with ``normalized = True`` (Won, Lee, MWE, and MFCC-VQ, whose
+    histograms are L2-normalised) use the Euclidean distance between
+    L2-normalised vectors. On the full vector it ranks exactly as the cosine;
+    restricted to a subspace it is Lee et al.'s masked distance
+    ``||(f(a) - f(b)) * m_s||``; for MFCC-VQ it is the paper's Euclidean
+    distance between histograms. Other models (Muslse) use their own score,
+    the raw inner product, as a negative distance.
+
+"All dimensions" vs "sub-dimensions"
+    ``all_dims`` measures each dimension's triplets in the full embedding;
+    ``sub_dims`` measures them in the subspace of the same name and exists only
+    for models whose :meth:`~core.models.base.EmbeddingModel.subspaces` name the
+    dimensions (the disentangled model). For single-subspace models it is
+    omitted rather than repeated, so the report never shows a copy as a result.
+    ``overall`` is the mean over the dimensions that have triplets (Lee et al.'s
+    "Overall" column is the mean of the four).
+
+Full songs are :meth:`~core.models.base.EmbeddingModel.encode_track` of the
+whole cached mel (each family's own evaluation inputs: Lee's non-overlapping 3 s
+windows, Won's 8 crops, the MFCC-VQ histogram); track-triplet excerpts are
+``encode_track`` of a 3-second crop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import SIMILARITY_DIMENSIONS
+from ..errors import ParameterError
+from ..progress import Progress, silent
+from .metrics import triplet_accuracy
+from .triplets import EXCERPT_FRAMES
+
+def distance_kind(model) -> str:
+    """``"euclidean"`` between unit vectors for normalised models, else ``"dot"`` (raw inner product)."""
+    return "euclidean" if model.normalized else "dot"
+
+
+def paired_distance(a: np.ndarray, b: np.ndarray, kind: str) -> np.ndarray:
+    """Distance between rows ``a[i]`` and ``b[i]`` (smaller = more similar)."""
+    if kind == "euclidean":
+        return np.linalg.norm(a - b, axis=1)
+    if kind == "dot":
+        return -np.einsum("ij,ij->i", a, b)
+    raise ParameterError(f"unknown distance kind {kind!r}; use 'euclidean' or 'dot'")
+
+
+def similarity_matrix(a: np.ndarray, b: np.ndarray, kind: str) -> np.ndarray:
+    """Similarity of every row of ``a`` to every row of ``b`` (minus the distance for Euclidean)."""
+    if kind == "euclidean":
+        sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return -np.sqrt(np.maximum(sq, 0.0))
+    if kind == "dot":
+        return a @ b.T
+    raise ParameterError(f"unknown distance kind {kind!r}; use 'euclidean' or 'dot'")
+
+
+def track_embeddings(model, mels, track_ids: list[str], progress: Progress = silent,
+                     desc: str = "track embeddings") -> np.ndarray:
+    """Full-song embeddings, ``(n_tracks, dim)`` float32.
+
+    Parameters
+    ----------
+    model : EmbeddingModel
+    mels : callable
+        ``mels(track_id) -> (n_mels, T)`` log-mel (e.g. ``FeatureStore(ws).mel``).
+    track_ids : list of str
+    """
+    rows = [model.encode_track(mels(t)) for t in progress(track_ids, total=len(track_ids), desc=desc)]
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, model.dim), np.float32)
+
+
+def excerpt_embeddings(model, mels, excerpts: list[tuple[str, int]], excerpt_frames: int = EXCERPT_FRAMES,
+                       progress: Progress = silent) -> dict[tuple[str, int], np.ndarray]:
+    """Embeddings of 3-second excerpts ``(track_id, start_frame)`` (zero-padded past the end)."""
+    out = {}
+    by_track: dict[str, list[int]] = {}
+    for tid, start in excerpts:
+        by_track.setdefault(tid, []).append(int(start))
+    for tid in progress(sorted(by_track), total=len(by_track), desc="excerpt embeddings"):
+        mel = mels(tid)
+        for start in sorted(set(by_track[tid])):
+            crop = np.zeros((mel.shape[0], excerpt_frames), dtype=np.float32)
+            piece = mel[:, start:start + excerpt_frames]
+            crop[:, :piece.shape[1]] = piece
+            out[(tid, start)] = model.encode_track(crop)
+    return out
+
+
+def _rows(vectors: dict) -> tuple[np.ndarray, dict]:
+    """Stack a key -> vector dict into a matrix and a key -> row map."""
+    keys = list(vectors)
+    return np.stack([vectors[k] for k in keys]).astype(np.float64), {k: i for i, k in enumerate(keys)}
+
+
+def _accuracy(matrix: np.ndarray, rows: list[np.ndarray], kind: str, sl: slice = slice(None)) -> float:
+    a, p, n = (matrix[r][:, sl] for r in rows)
+    return triplet_accuracy(paired_distance(a, p, kind), paired_distance(a, n, kind))
+
+
+def _overall(values: dict) -> dict:
+    scored = [v for v in values.values() if v is not None]
+    return {**values, "overall": float(np.mean(scored)) if scored else None}
+
+
+def triplet_metrics(model, track_vectors: dict[str, np.ndarray], triplets: dict[str, pd.DataFrame],
+                    excerpt_vectors: dict[tuple[str, int], np.ndarray] | None = None) -> dict:
+    """``triplet_acc`` of one model on the held-out triplets.
+
+    Parameters
+    ----------
+    model : EmbeddingModel
+        Gives the distance (:func:`distance_kind`) and the subspaces.
+    track_vectors : dict
+        Track id -> full-song embedding.
+    triplets : dict
+        From :func:`core.evaluation.triplets.evaluation_triplets`.
+    excerpt_vectors : dict, optional
+        ``(track_id, start) -> embedding`` for the track triplets.
+
+    Returns
+    -------
+    dict
+        ``{"all_dims": {genre, mood, instrument, tempo, overall}, "sub_dims":
+        {...} (disentangled models only), "track": float}``; a dimension without
+        triplets is None.
+    """
+    kind = distance_kind(model)
+    spaces = model.subspaces()
+    has_sub = all(dim in spaces for dim in SIMILARITY_DIMENSIONS)
+    matrix, index = _rows(track_vectors)
+    all_dims, sub_dims = {}, {}
+    for dim in SIMILARITY_DIMENSIONS:
+        frame = triplets.get(dim)
+        if frame is None or frame.empty:
+            all_dims[dim] = sub_dims[dim] = None
+            continue
+        rows = [np.array([index[t] for t in frame[c].to_numpy()]) for c in ("anchor", "positive", "negative")]
+        all_dims[dim] = _accuracy(matrix, rows, kind)
+        sub_dims[dim] = _accuracy(matrix, rows, kind, spaces[dim]) if has_sub else None
+    out = {"all_dims": _overall(all_dims)}
+    if has_sub:
+        out["sub_dims"] = _overall(sub_dims)
+    frame = triplets.get("track")
+    if frame is None or frame.empty or not excerpt_vectors:
+        out["track"] = None
+    else:
+        matrix, index = _rows(excerpt_vectors)
+        rows = [np.array([index[(t, int(s))] for t, s in zip(frame[c].to_numpy(), frame[f"{c}_start"].to_numpy())])
+                for c in ("anchor", "positive", "negative")]
+        out["track"] = _accuracy(matrix, rows, kind)
+    return out

@@ -1,0 +1,144 @@
+"""Lee et al. 2020, "Disentangled multidimensional metric learning for music similarity".
+
+An Inception-style CNN (our own code, built from the paper's description) maps a
+3 s log-mel excerpt (128 mels x 129 frames, ``log10(1 + 10 S)`` z-scored with
+mean 0.2 and std 0.25) to a 256-d L2-normalised embedding:
+
+    5x5 conv (64) -> 2x2 max-pool
+    6 x [naive inception, stride 2 -> inception]
+    1x1 conv -> 256, ReLU, global average pool, L2 normalisation
+
+The **disentangled** variants split the embedding with four fixed disjoint masks
+(genre 0:64, mood 64:128, instrument 128:192, tempo 192:256); the **category**
+variant is trained on the same triplets without masks and has one ``"all"`` space.
+A whole track is the mean embedding of its non-overlapping 3 s windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import ParameterError
+from .base import EmbeddingModel
+
+DIMENSIONS = ("genre", "mood", "instrument", "tempo")
+VARIANTS = ("disentangled", "disentangled-trackreg", "category")
+STEM_CHANNELS = 64
+#: Per-branch channels of the six stages at width 1.0 (each inception block outputs 4x this).
+STAGE_CHANNELS = (32, 48, 64, 96, 128, 128)
+
+DEFAULT_CONFIG = {
+    "variant": "disentangled",
+    "dim": 256,
+    "width": 1.0,        # channel multiplier; 1.0 is the full network
+    "masks": True,       # fixed disjoint masks (False: the non-disentangled category model)
+    "n_frames": 129,     # 3 s at 22,050 Hz / hop 512
+    "mean": 0.2,         # fixed z-score of the log1p10 mel
+    "std": 0.25,
+}
+
+
+class ConvBN(nn.Sequential):
+    """Conv -> BN -> ReLU with "same" padding."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
+        super().__init__(nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class NaiveInception(nn.Module):
+    """Naive inception with stride 2: parallel 1x1, 3x3, 5x5 convs and a 3x3 max-pool, concatenated.
+
+    Output channels: ``3 * c + c_in`` (the pooling branch keeps its input channels).
+    """
+
+    def __init__(self, c_in: int, c: int):
+        super().__init__()
+        self.b1, self.b3, self.b5 = ConvBN(c_in, c, 1, 2), ConvBN(c_in, c, 3, 2), ConvBN(c_in, c, 5, 2)
+        self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.out_channels = 3 * c + c_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.pool(x)], dim=1)
+
+
+class Inception(nn.Module):
+    """Inception with 1x1 reductions: 1x1 | 1x1->3x3 | 1x1->5x5 | pool->1x1; output ``4 * c`` channels."""
+
+    def __init__(self, c_in: int, c: int):
+        super().__init__()
+        r = max(4, c // 2)
+        self.b1 = ConvBN(c_in, c, 1)
+        self.b3 = nn.Sequential(ConvBN(c_in, r, 1), ConvBN(r, c, 3))
+        self.b5 = nn.Sequential(ConvBN(c_in, r, 1), ConvBN(r, c, 5))
+        self.bp = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), ConvBN(c_in, c, 1))
+        self.out_channels = 4 * c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(x)], dim=1)
+
+
+class LeeModel(EmbeddingModel):
+    """Disentangled (or category) similarity network. ``config`` keys: see :data:`DEFAULT_CONFIG`."""
+
+    family = "lee"
+    normalized = True
+    has_text = False
+
+    def __init__(self, config: dict):
+        config = {**DEFAULT_CONFIG, **config}
+        if config["masks"] and int(config["dim"]) % len(DIMENSIONS):
+            raise ParameterError(f"dim {config['dim']} must split into {len(DIMENSIONS)} equal subspaces")
+        if not 0 < float(config["width"]) <= 4:
+            raise ParameterError(f"width must be in (0, 4], got {config['width']}")
+        super().__init__(config)
+        width = float(config["width"])
+        stem = max(8, round(STEM_CHANNELS * width))
+        self.stem = nn.Sequential(ConvBN(1, stem, 5), nn.MaxPool2d(2))
+        stages, c_in = [], stem
+        for c in STAGE_CHANNELS:
+            c = max(4, round(c * width))
+            naive = NaiveInception(c_in, c)
+            block = Inception(naive.out_channels, c)
+            stages += [naive, block]
+            c_in = block.out_channels
+        self.stages = nn.Sequential(*stages)
+        self.head = nn.Conv2d(c_in, int(config["dim"]), 1)
+        # fixed 0/1 masks, one row per dimension; not learned and not saved
+        self.register_buffer("mask_matrix", self._masks(), persistent=False)
+
+    def _masks(self) -> torch.Tensor:
+        masks = torch.zeros(len(DIMENSIONS), self.dim)
+        for i, sl in enumerate(self.subspaces().values()):
+            masks[i, sl] = 1.0
+        return masks if self.config["masks"] else torch.ones(len(DIMENSIONS), self.dim)
+
+    def subspaces(self) -> dict[str, slice]:
+        if not self.config["masks"]:
+            return {"all": slice(0, self.dim)}
+        size = self.dim // len(DIMENSIONS)
+        return {name: slice(i * size, (i + 1) * size) for i, name in enumerate(DIMENSIONS)}
+
+    def masks(self, dimensions: torch.Tensor) -> torch.Tensor:
+        """Mask rows for a batch of dimension indices (into :data:`DIMENSIONS`); all ones without masks."""
+        return self.mask_matrix[dimensions]
+
+    # ---------------------------------------------------- EmbeddingModel API
+    def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
+        """Non-overlapping 3 s windows of a ``log1p10`` mel, z-scored: ``(n, 128, 129)``."""
+        from ..audio import windows
+
+        crops = np.asarray(windows(mel, int(self.config["n_frames"])), dtype=np.float32)
+        return torch.as_tensor(self.standardize(crops))
+
+    def standardize(self, mel: np.ndarray) -> np.ndarray:
+        """The paper's fixed z-score of ``log1p10`` mels."""
+        return (mel - float(self.config["mean"])) / float(self.config["std"])
+
+    def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
+        out = self.stages(self.stem(inputs.unsqueeze(1)))
+        out = F.relu(self.head(out)).mean(dim=(2, 3))
+        return F.normalize(out, dim=1)

@@ -1,0 +1,223 @@
+"""MWE audio-word joint model (Doh et al. 2023, after Choi et al. 2019's zero-shot tagger).
+
+Two encoders meet in a ``dim``-dimensional space compared by cosine:
+
+* the **audio** encoder maps a mel crop to ``dim``:
+
+  - ``cnn1d`` (Choi et al. 2019): a 130-frame ``log10(1 + 10 S)`` crop,
+    normalised with mean 0.2262 and std 0.2579, mel bands as channels;
+    [Conv1D(128, k=4) + ReLU + MaxPool(4)] x 3, Conv1D(128, k=2) + ReLU +
+    MaxPool(2), Conv1D(dim, k=1), global average pool over time
+    ("same" padding, so 130 frames pool to 32, 8, 2, 1);
+  - ``short_chunk``: the short-chunk CNN of :mod:`core.models.won` (dB scale, its
+    own input BatchNorm), ending in ``dim`` channels;
+
+* the **text** side is one linear map ``Linear(word_dim -> dim)`` over a frozen
+  word embedding (unit-length vectors). Any word the embedding holds - a tag
+  never seen in training, an artist id, a free-text query (the mean of its words'
+  unit vectors, as the MWE demo) - lands in the joint space: that is zero-shot
+  tagging and retrieval.
+
+Training (``core.training.mwe_trainer``) pulls the audio towards tag, artist and
+track *prototypes*. Tag prototypes are always projected word vectors; artist and
+track prototypes are projected word vectors when the embedding holds the ids
+(the MWE recipe puts them into the corpus), otherwise rows of the learned tables
+``artist_table`` / ``track_table`` (``n_artists`` / ``n_tracks`` > 0), which live
+directly in the joint space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import ParameterError, VocabularyError
+from .base import EmbeddingModel
+
+ENCODERS = ("cnn1d", "short_chunk")
+
+
+@dataclass
+class MweConfig:
+    """Every knob of the model (training knobs live in ``core.training.mwe_trainer``)."""
+
+    word_dim: int                       # dimension of the word embedding the text side reads
+    word_embedding: str | None = None   # its workspace name
+    dim: int = 100                      # joint space (Choi et al.: 100)
+    encoder: str = "cnn1d"              # cnn1d | short_chunk
+    width: float = 1.0                  # channel multiplier (1.0: 128 channels for cnn1d, Won's for short_chunk)
+    n_frames: int = 130                 # crop length (cnn1d: 130, ~3 s; short_chunk: 173)
+    n_crops: int = 8                    # evenly spaced evaluation crops per track
+    input_mean: float = 0.2262          # cnn1d input normalisation (Choi et al.)
+    input_std: float = 0.2579
+    n_tags: int = 0                     # rows of the tag_vectors buffer (the seen training tags)
+    n_artists: int = 0                  # rows of the learned artist table; 0: artists from word vectors (or unused)
+    n_tracks: int = 0                   # rows of the learned track table; 0: tracks from word vectors (or unused)
+    variant: str = "tag+artist+track"   # the supervision used in training
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ParameterError(f"unknown mwe encoder {self.encoder!r}; use one of {ENCODERS}")
+        if self.word_dim < 1 or self.dim < 1 or self.n_frames < 8 or self.n_crops < 1:
+            raise ParameterError("mwe word_dim, dim and n_crops must be >= 1 and n_frames >= 8")
+        if not 0 < self.width <= 4:
+            raise ParameterError(f"mwe width must be in (0, 4], got {self.width}")
+        if min(self.n_tags, self.n_artists, self.n_tracks) < 0 or self.input_std <= 0:
+            raise ParameterError("mwe table sizes must be >= 0 and input_std > 0")
+
+
+class Cnn1d(nn.Module):
+    """Choi et al. 2019's 1D-CNN: ``(B, 128, frames)`` -> ``(B, dim)``."""
+
+    def __init__(self, n_mels: int, channels: int, dim: int):
+        super().__init__()
+        layers = []
+        for c_in, k, pool in ((n_mels, 4, 4), (channels, 4, 4), (channels, 4, 4), (channels, 2, 2)):
+            layers += [nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0),  # Keras "same" (extra pad on the right)
+                       nn.Conv1d(c_in, channels, k), nn.ReLU(),
+                       nn.MaxPool1d(pool, ceil_mode=True)]  # ceil: a 2-frame map still pools to 1
+        self.convs = nn.Sequential(*layers)
+        self.out = nn.Conv1d(channels, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.convs(x)).mean(dim=2)
+
+
+class ShortChunk(nn.Module):
+    """Won et al.'s short-chunk CNN (blocks from :mod:`core.models.won`): ``(B, 128, frames)`` -> ``(B, dim)``."""
+
+    def __init__(self, width: float, dim: int):
+        super().__init__()
+        from .won import CHANNELS, Conv2dBlock, ConvEmb
+
+        channels = [max(4, round(c * width)) for c in CHANNELS]
+        self.spec_bn = nn.BatchNorm2d(1)
+        self.blocks = nn.Sequential(*(Conv2dBlock(c_in, c_out) for c_in, c_out in zip([1] + channels[:-1], channels)))
+        self.emb = ConvEmb(channels[-1], dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.emb(self.blocks(self.spec_bn(x.unsqueeze(1))))
+        return out.amax(dim=(2, 3))
+
+
+class MweModel(EmbeddingModel):
+    """Audio-word joint embedding. ``config``: the fields of :class:`MweConfig`.
+
+    ``vocab`` (``{"tags": seen tags, "artists": [...], "tracks": [...]}``) is set by
+    the trainer and by :func:`core.models.checkpoint.load_model`.
+    """
+
+    family = "mwe"
+    normalized = True
+    has_text = True
+
+    def __init__(self, config: dict):
+        cfg = MweConfig(**config)
+        super().__init__(asdict(cfg))
+        self.cfg = cfg
+        if cfg.encoder == "cnn1d":
+            self.audio = Cnn1d(128, max(4, round(128 * cfg.width)), cfg.dim)
+        else:
+            self.audio = ShortChunk(cfg.width, cfg.dim)
+        self.text = nn.Linear(cfg.word_dim, cfg.dim)
+        # unit word vectors of the seen tags, so the model encodes them without the embedding at hand
+        self.register_buffer("tag_vectors", torch.zeros(cfg.n_tags, cfg.word_dim))
+        self.artist_table = nn.Embedding(cfg.n_artists, cfg.dim) if cfg.n_artists else None
+        self.track_table = nn.Embedding(cfg.n_tracks, cfg.dim) if cfg.n_tracks else None
+        self.vocab: dict = {}
+
+    # ---------------------------------------------------------------- audio
+    def prepare(self, mel: np.ndarray) -> np.ndarray:
+        """The encoder's input scale from a cached ``log1p10`` mel (same shape, float32)."""
+        if self.cfg.encoder == "short_chunk":
+            from .won import db_from_log1p10
+
+            return db_from_log1p10(mel)
+        return ((np.asarray(mel, dtype=np.float32) - self.cfg.input_mean) / self.cfg.input_std).astype(np.float32)
+
+    def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
+        """``n_crops`` evenly spaced crops, ``(n_crops, 128, n_frames)``."""
+        from ..audio import evaluation_crops
+
+        # crop before scaling: zero padding is silence in log1p10, the scale maps it like any frame
+        crops = evaluation_crops(mel, self.cfg.n_frames, self.cfg.n_crops)
+        return torch.as_tensor(np.stack([self.prepare(c) for c in crops]))
+
+    def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.audio(inputs)
+
+    # ----------------------------------------------------------------- text
+    def text_vocabulary(self) -> list[str]:
+        """The seen training tags (any other word of the embedding works through ``encode_terms``)."""
+        return list(self.vocab.get("tags", []))
+
+    def check_words(self, words) -> None:
+        """Raise :class:`ParameterError` if ``words`` has another dimension than the model's text side."""
+        if int(words.dim) != self.cfg.word_dim:
+            raise ParameterError(
+                f"word embedding {getattr(words, 'name', '') or 'given'!r} has {words.dim}-d vectors but this "
+                f"mwe model reads {self.cfg.word_dim}-d vectors (trained with {self.cfg.word_embedding!r})")
+
+    def encode_word_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Project word vectors ``(n, word_dim)`` (normalised to unit length first) to ``(n, dim)``."""
+        vectors = torch.as_tensor(vectors, dtype=torch.float32, device=self.text.weight.device)
+        if vectors.ndim != 2 or vectors.shape[1] != self.cfg.word_dim:
+            raise ParameterError(f"mwe expects word vectors of shape (n, {self.cfg.word_dim}) "
+                                 f"({self.cfg.word_embedding!r}), got {tuple(vectors.shape)}")
+        return self.text(F.normalize(vectors, dim=1))
+
+    def encode_terms(self, terms: list[str], words=None) -> torch.Tensor:
+        """Seen tags from the stored vectors; any other term (unseen tag, artist id, phrase) through ``words``."""
+        index = {t: i for i, t in enumerate(self.text_vocabulary())}
+        if words is not None:
+            self.check_words(words)
+        rows = []
+        for term in terms:
+            if term in index:
+                rows.append(self.tag_vectors[index[term]])
+            elif words is None:
+                raise VocabularyError(f"{term!r} is not a training tag of this mwe model; pass the word "
+                                      f"embedding {self.cfg.word_embedding!r} to encode it zero-shot")
+            else:
+                rows.append(torch.as_tensor(words.lookup(term).vector, device=self.tag_vectors.device))
+        if not rows:
+            return self.text.weight.new_zeros(0, self.dim)
+        return self.encode_word_vectors(torch.stack(rows))
+
+    def encode_text(self, query: str, words):
+        """Free-text query: the projected mean of its words' unit vectors (joined forms first).
+
+        Returns
+        -------
+        vector : torch.Tensor, shape (dim,)
+        lookup : core.words.Lookup
+            What was looked up (form, method, missing words), to show the user.
+        """
+        self.check_words(words)
+        lookup = words.lookup(query)
+        return self.encode_word_vectors(torch.as_tensor(lookup.vector)[None])[0], lookup
+
+    # ------------------------------------------------------------ prototypes
+    def prototypes(self, kind: str, word_vectors: torch.Tensor | None = None) -> torch.Tensor:
+        """All prototypes of one kind (``tag``, ``artist``, ``track``) in the joint space.
+
+        Tags project the stored ``tag_vectors``; artists and tracks use their learned
+        table when the model has one, else project ``word_vectors`` (the ids' vectors).
+        """
+        if kind == "tag":
+            return self.encode_word_vectors(self.tag_vectors)
+        table = {"artist": self.artist_table, "track": self.track_table}.get(kind, ...)
+        if table is ...:
+            raise ParameterError(f"unknown prototype kind {kind!r}; use tag, artist or track")
+        if table is not None:
+            return table.weight
+        if word_vectors is None:
+            raise ParameterError(f"this mwe model has no learned {kind} table; pass the {kind} ids' word vectors")
+        return self.encode_word_vectors(word_vectors)
+
+
+__all__ = ["ENCODERS", "Cnn1d", "MweConfig", "MweModel", "ShortChunk"]

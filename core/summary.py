@@ -1,0 +1,69 @@
+"""Tables for the home page: tracks with their tags, models with headline metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from .catalog import Catalog
+from .workspace import Workspace
+
+#: (column title, dotted path into a model's metrics) shown on the home page.
+HEADLINE_METRICS = (
+    ("tag ROC-AUC", "roc_auc_tag"),
+    ("tag PR-AUC", "pr_auc_tag"),
+    ("P@10", "p_at_10"),
+    ("zero-shot ROC-AUC", "zeroshot_roc_auc_tag"),
+    ("triplet acc (sub-dims)", "triplet_acc.sub_dims.overall"),
+    ("triplet acc (all dims)", "triplet_acc.all_dims.overall"),
+    ("track triplets", "triplet_acc.track"),
+)
+
+
+def track_table(catalog: Catalog, query: str = "") -> pd.DataFrame:
+    """One row per track: id, title, artist, split, bpm and its tags per category.
+
+    ``query`` keeps rows whose id, title, artist or tags contain it (case-insensitive).
+    """
+    tags = catalog.track_tags.groupby(["track_id", "category"])["tag"].agg(lambda t: ", ".join(sorted(t)))
+    wide = tags.unstack("category") if len(tags) else pd.DataFrame()
+    names = dict(zip(catalog.artists["artist_id"], catalog.artists["name"]))
+    table = catalog.tracks[["track_id", "title", "artist_id", "split", "bpm", "duration"]].copy()
+    table.insert(2, "artist", table.pop("artist_id").map(names))
+    table = table.merge(wide, left_on="track_id", right_index=True, how="left")
+    if query:
+        text = table.astype(str).agg(" ".join, axis=1).str.lower()
+        table = table[text.str.contains(query.lower(), regex=False)]
+    return table.reset_index(drop=True)
+
+
+def _dig(metrics: dict, dotted: str):
+    value = metrics
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value if isinstance(value, (int, float)) else None
+
+
+def load_evaluation(ws: Workspace) -> dict | None:
+    """The workspace's evaluation JSON, or None if not computed yet."""
+    if not ws.evaluation_path.exists():
+        return None
+    return json.loads(ws.evaluation_path.read_text())
+
+
+def headline_metrics(evaluation: dict | None, model_names: list[str]) -> pd.DataFrame:
+    """One row per model: family, variant and the headline metrics it has (blank where none)."""
+    entries = (evaluation or {}).get("models", {})
+    rows = []
+    for name in model_names:
+        entry = entries.get(name, {})
+        row = {"model": name, "family": entry.get("family", ""), "variant": entry.get("variant", "")}
+        for title, path in HEADLINE_METRICS:
+            row[title] = _dig(entry.get("metrics", {}), path)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["model", "family", "variant", *[t for t, _ in HEADLINE_METRICS]])
+    # drop metric columns no model has
+    return table.dropna(axis=1, how="all")

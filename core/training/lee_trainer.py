@@ -1,0 +1,150 @@
+"""Training Lee et al.'s disentangled (or category) similarity network.
+
+Per step: ``batch_size`` category triplets, their dimensions drawn uniformly
+(genre, mood, instrument: share a tag of that category; tempo: BPMs within the
+tolerance), one random 3 s crop per track, the masked Euclidean triplet loss
+(margin 0.1). With ``track_reg``, as many track triplets (two excerpts of one
+song overlapping <= 50 %, another song) add ``lambda * loss`` over the full
+embedding. The best checkpoint maximises the mean per-dimension triplet accuracy
+on fixed triplets of the valid split (whole tracks; sub-dimension distances for
+the disentangled model, full distances for the category model); the learning
+rate is divided by 5 when that score plateaus (the paper uses the validation loss).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ..models.lee import DIMENSIONS, LeeModel
+from ..progress import Progress, silent
+from .config import LeeConfig
+from .loop import Run, train
+from .losses import masked_distance, masked_triplet_loss
+from .samplers import CategoryTripletSampler, TrackTripletSampler
+
+
+@dataclass
+class SimilarityData:
+    """In-memory ``log1p10`` mels, per-dimension tag sets and BPMs of the train and valid splits."""
+
+    train_mels: list[np.ndarray]
+    train_labels: dict[str, list[set]]
+    train_bpm: np.ndarray
+    valid_mels: list[np.ndarray]
+    valid_labels: dict[str, list[set]]
+    valid_bpm: np.ndarray
+
+
+def _labels(catalog, track_ids: list[str]) -> dict[str, list[set]]:
+    tags = catalog.track_tags
+    out = {}
+    for name in DIMENSIONS[:3]:  # tempo comes from the bpm column
+        rows = tags[tags["category"] == name]
+        by_track = rows.groupby("track_id")["tag"].agg(set).to_dict()
+        out[name] = [by_track.get(t, set()) for t in track_ids]
+    return out
+
+
+def load_data(ws, progress: Progress = silent) -> SimilarityData:
+    from ..features import FeatureStore
+
+    catalog = ws.catalog
+    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
+    if not train_ids or not valid_ids:
+        raise DataError("the catalog needs train and valid tracks to train a Lee model")
+    store = FeatureStore(ws)
+    store.build(train_ids + valid_ids, progress=progress)
+    bpm = catalog.tracks.set_index("track_id")["bpm"]
+    return SimilarityData(
+        train_mels=[store.mel(t) for t in train_ids], train_labels=_labels(catalog, train_ids),
+        train_bpm=bpm.loc[train_ids].to_numpy(float),
+        valid_mels=[store.mel(t) for t in valid_ids], valid_labels=_labels(catalog, valid_ids),
+        valid_bpm=bpm.loc[valid_ids].to_numpy(float))
+
+
+def fixed_triplets(labels: dict[str, list[set]], bpm: np.ndarray, n_per_dimension: int, seed: int,
+                   tolerance: float = 5.0) -> dict[str, np.ndarray]:
+    """Seeded ``(n, 3)`` triplets per dimension (dimensions without any are left out)."""
+    sampler = CategoryTripletSampler(labels, bpm, DIMENSIONS, tolerance)
+    rng = np.random.default_rng([seed, 7919])
+    return {DIMENSIONS[d]: sampler.sample_dimension(d, n_per_dimension, rng) for d in sampler.active}
+
+
+def triplet_accuracies(embeddings: torch.Tensor, triplets: dict[str, np.ndarray], masks: dict[str, torch.Tensor]) -> dict:
+    """Fraction of triplets whose positive is closer to the anchor than the negative, per dimension."""
+    out = {}
+    for name, t in triplets.items():
+        a, p, n = (embeddings[torch.as_tensor(t[:, i])] for i in range(3))
+        mask = masks[name]
+        out[name] = float((masked_distance(a, p, mask) < masked_distance(a, n, mask)).float().mean())
+    return out
+
+
+def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: str) -> Run:
+    from ..audio import random_crop
+
+    model = LeeModel({"variant": config.variant, "dim": config.dim, "width": config.width,
+                      "masks": config.masks, "n_frames": config.n_frames})
+    model.vocab = {}
+    n = config.n_frames
+    categories = CategoryTripletSampler(data.train_labels, data.train_bpm, DIMENSIONS, config.tempo_tolerance)
+    tracks = (TrackTripletSampler([m.shape[1] for m in data.train_mels], n, config.max_overlap)
+              if config.track_reg else None)
+    valid = fixed_triplets(data.valid_labels, data.valid_bpm, config.valid_triplets, config.seed,
+                           config.tempo_tolerance)
+    if not valid:
+        raise DataError("the valid split has no usable triplet in any dimension")
+
+    def excerpt(song: int, start: int) -> np.ndarray:
+        mel = data.train_mels[song]
+        out = np.zeros((mel.shape[0], n), dtype=np.float32)
+        piece = mel[:, start:start + n]
+        out[:, :piece.shape[1]] = piece
+        return out
+
+    def batches(rng: np.random.Generator):
+        for _ in range(config.steps_per_epoch):
+            dims, trip = categories.sample(config.batch_size, rng)
+            crops = [random_crop(data.train_mels[i], n, rng) for i in trip.T.reshape(-1)]  # a..., p..., n...
+            if tracks is not None:
+                t = tracks.sample(config.batch_size, rng)
+                crops += [excerpt(s, o) for s, o in zip(np.concatenate([t[:, 0], t[:, 0], t[:, 3]]),
+                                                          np.concatenate([t[:, 1], t[:, 2], t[:, 4]]))]
+            yield dims, model.standardize(np.stack(crops).astype(np.float32))
+
+    def loss(model: LeeModel, batch, device) -> torch.Tensor:
+        dims, x = batch
+        emb = model.encode_audio(torch.as_tensor(x, device=device)).float()
+        b = config.batch_size
+        a, p, neg = emb[:b], emb[b:2 * b], emb[2 * b:3 * b]
+        total = masked_triplet_loss(a, p, neg, model.masks(torch.as_tensor(dims, device=device)), config.margin)
+        if tracks is not None:
+            ta, tp, tn = emb[3 * b:4 * b], emb[4 * b:5 * b], emb[5 * b:]
+            total = total + config.track_lambda * masked_triplet_loss(
+                ta, tp, tn, torch.ones(config.dim, device=device), config.margin)
+        return total
+
+    def validate(model: LeeModel, device) -> float:
+        emb = torch.as_tensor(np.stack([model.encode_track(m) for m in data.valid_mels]))
+        masks = {name: model.masks(torch.tensor(DIMENSIONS.index(name))).cpu() for name in valid}
+        return float(np.mean(list(triplet_accuracies(emb, valid, masks).values())))
+
+    return Run(name=name, model_dir=Path(model_dir), model=model, config=config, vocab={},
+               batches=batches, loss=loss, validate=validate, metric="valid_triplet_acc")
+
+
+def fit_data(data: SimilarityData, config: LeeConfig, model_dir, name: str, progress: Progress = silent,
+             resume: bool = False) -> dict:
+    """Train on in-memory data; see :func:`core.training.loop.train`."""
+    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
+
+
+def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
+    """Train ``models/<name>/`` of a workspace with ``LeeConfig`` defaults updated by ``overrides``."""
+    config = LeeConfig.from_dict(overrides)
+    return fit_data(load_data(ws, progress), config, ws.models_dir / name, name, progress, resume)

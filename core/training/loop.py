@@ -1,0 +1,223 @@
+"""The shared training loop: seeding, device and mixed precision, resumable state,
+best-by-validation checkpoints, early stopping, a progress bar with the loss.
+
+A family's trainer builds a :class:`Run` (model, config, a batch generator, a
+loss and a validation score) and calls :func:`train`. While training,
+``models/<name>/train_state.pt`` holds everything needed to resume (weights,
+optimiser, scheduler, scaler, counters; tensors and primitive containers only,
+read with ``weights_only=True``); ``model.pt`` always holds the best weights so
+far. The state file is removed when the run finishes, so a model directory
+without it is complete.
+
+Randomness is derived from ``(seed, epoch)`` at the start of every epoch, so a
+resumed run draws the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError, ParameterError
+from ..models.checkpoint import CONFIG_FILE, MODEL_FILE, load_state_strict, load_tensors, read_config, save_checkpoint
+from ..progress import Progress, silent
+from .config import TrainConfig
+
+STATE_FILE = "train_state.pt"
+#: Config fields that may change when resuming (they do not change what is learned so far).
+RESUMABLE_CHANGES = {"epochs", "patience", "device", "amp", "threads"}
+
+
+@dataclass
+class Run:
+    """One training run, as the shared loop sees it.
+
+    Attributes
+    ----------
+    name : str
+        Model name (``models/<name>/``).
+    model_dir : Path
+    model : EmbeddingModel
+        With ``model.config["variant"]`` set; its ``state_dict`` is the checkpoint.
+    config : TrainConfig
+        Must have a ``variant`` property.
+    vocab : dict
+        Saved as ``vocab.json``.
+    batches : callable
+        ``batches(rng) -> iterator`` of one epoch's ``config.steps_per_epoch`` batches.
+    loss : callable
+        ``loss(model, batch, device) -> scalar Tensor``.
+    validate : callable
+        ``validate(model, device) -> float``, higher is better; called in eval mode without gradients.
+    metric : str
+        Name of the validation score (recorded in ``config.json`` under ``best``).
+    extra : dict
+        More ``config.json`` fields (e.g. ``word_embedding``).
+    """
+
+    name: str
+    model_dir: Path
+    model: torch.nn.Module
+    config: TrainConfig
+    vocab: dict
+    batches: Callable[[np.random.Generator], Iterator]
+    loss: Callable
+    validate: Callable
+    metric: str
+    extra: dict = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` is CUDA when available, else CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"device {name!r} requested but CUDA is not available; use device 'cpu'")
+    return torch.device(name)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                               weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    """Reduce-on-plateau of the validation score (``mode="max"``), at most ``max_lr_reductions`` times."""
+    if config.lr_schedule != "plateau":
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=config.lr_factor, patience=config.lr_patience,
+        min_lr=config.lr * config.lr_factor ** config.max_lr_reductions * 0.999)
+
+
+def _config_json(config: TrainConfig) -> dict:
+    return json.loads(json.dumps(config.to_dict()))
+
+
+def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
+    now = _config_json(config)
+    changed = sorted(k for k in set(saved) | set(now) if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+    if changed:
+        raise CheckpointError(
+            f"{path} was written with a different config ({', '.join(changed)} changed); "
+            "train again without --resume to start over")
+
+
+def train(run: Run, progress: Progress = silent, resume: bool = False) -> dict:
+    """Train ``run.model`` and keep its best checkpoint in ``run.model_dir``.
+
+    Parameters
+    ----------
+    run : Run
+    progress : callable
+        ``progress(iterable, total=, desc=)``; a tqdm bar also shows the running loss.
+    resume : bool
+        Continue from ``train_state.pt`` if present (otherwise start over).
+
+    Returns
+    -------
+    dict
+        ``best`` (metric, value, epoch), ``epochs`` run in total, ``stopped_early``,
+        ``history`` (per epoch: loss, validation score, learning rate) and ``device``.
+    """
+    cfg, model = run.config, run.model
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    use_amp = cfg.amp and device.type == "cuda"
+    model.to(device)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    model_dir = Path(run.model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    state_path = model_dir / STATE_FILE
+    counters = {"epoch": 0, "best": -math.inf, "best_epoch": 0, "bad_epochs": 0, "stopped_early": False}
+    history: list[dict] = []
+    if resume and state_path.exists():
+        saved = load_tensors(state_path)
+        _check_resumable(json.loads(saved["config"]), cfg, state_path)
+        load_state_strict(model, saved["model"], source=str(state_path))
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        counters.update(saved["counters"])
+        history = list(saved["history"])
+    else:
+        for stale in (state_path, model_dir / MODEL_FILE, model_dir / CONFIG_FILE):
+            stale.unlink(missing_ok=True)
+
+    def checkpoint_config() -> dict:
+        value = counters["best"] if math.isfinite(counters["best"]) else None  # JSON has no infinity
+        best = {"metric": run.metric, "value": value, "epoch": counters["best_epoch"]}
+        return {"variant": cfg.variant, "train": cfg.to_dict(), "best": best, **run.extra}
+
+    epoch = counters["epoch"]
+    while epoch < cfg.epochs and not counters["stopped_early"]:
+        rng = np.random.default_rng([cfg.seed, epoch])
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        model.train()
+        bar = progress(run.batches(rng), total=cfg.steps_per_epoch, desc=f"{run.name} {epoch + 1}/{cfg.epochs}")
+        losses = []
+        for batch in bar:
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                loss = run.loss(model, batch, device)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if cfg.grad_clip:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(float(loss.detach()))
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        model.eval()
+        with torch.no_grad():
+            score = float(run.validate(model, device))
+        if scheduler is not None and math.isfinite(score):
+            scheduler.step(score)
+        epoch += 1
+        improved = math.isfinite(score) and score > counters["best"]
+        if improved:
+            counters.update(best=score, best_epoch=epoch, bad_epochs=0)
+        else:
+            counters["bad_epochs"] += 1
+        counters["epoch"] = epoch
+        counters["stopped_early"] = counters["bad_epochs"] >= cfg.patience
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan,
+                        run.metric: score, "lr": float(optimizer.param_groups[0]["lr"])})
+        # state first, then the best weights: an interruption in between still leaves a resumable run
+        torch.save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                    "scaler": scaler.state_dict(), "counters": dict(counters), "history": history,
+                    "config": json.dumps(_config_json(cfg))}, state_path)
+        if improved or not (model_dir / MODEL_FILE).exists():
+            save_checkpoint(model_dir, model, checkpoint_config(), run.vocab)
+
+    final = read_config(model_dir)
+    final.update(history=history, epochs=epoch, stopped_early=counters["stopped_early"], device=str(device))
+    (model_dir / CONFIG_FILE).write_text(json.dumps(final, indent=2, default=str))
+    state_path.unlink(missing_ok=True)
+    return {"best": final["best"], "epochs": epoch, "stopped_early": counters["stopped_early"],
+            "history": history, "device": str(device)}

@@ -1,0 +1,210 @@
+"""Training Muslse (Weston et al. 2011, Algorithm 1), vectorised over a batch.
+
+Each step picks one task at random (the paper's multi-task SGD) and a batch of
+training songs for it:
+
+* ``tag``: rank the song's tags above the others (``Y`` = all tags);
+* ``artist``: rank the song's artist above the others (``Y`` = training artists);
+* ``similar``: rank similar training songs above the others (``Y`` = training
+  songs; similar = same artist, or at least ``similar_min_shared_tags`` tags in
+  common; a song is never its own positive or negative).
+
+A random positive label per row is ranked with the WARP loss (sampled rank,
+``max_draws`` cap) or the AUC margin-ranking loss (:mod:`core.training.warp`);
+an ensemble's members each get their own loss. Norms are kept ``<= max_norm`` by
+projection after every step (done at the start of the next step and before
+validation, which is the same thing: nothing reads the weights in between).
+The best checkpoint is chosen by tag P@3 on the valid split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError, ParameterError
+from ..models.muslse import MuslseModel
+from ..progress import Progress, silent
+from .config import TrainConfig
+from .loop import Run, train
+from .warp import RANK_WEIGHTS, auc_loss, warp_loss
+
+TASKS = ("tag", "artist", "similar")
+
+
+@dataclass
+class MuslseTrainConfig(TrainConfig):
+    """Muslse run. Defaults: the paper where it says (d = 100, margin 1, harmonic L), else the CPU demo's."""
+
+    loss: str = "warp"                    # warp | auc
+    tasks: str = "tag+artist+similar"     # "+"-joined subset of TASKS, one picked at random per step
+    dim: int = 100                        # total over ensemble members
+    members: int = 1                      # ensemble size (the paper: three 100-d models for d = 300)
+    max_norm: float = 1.0                 # C
+    margin: float = 1.0
+    max_draws: int = 100                  # WARP draw cap per row
+    weighting: str = "harmonic"           # harmonic | log
+    n_codes: int = 512                    # codebook size K (the paper: 2,000)
+    frames_per_track: int = 300           # frames per train track for K-means
+    similar_min_shared_tags: int = 2
+    optimizer: str = "adam"
+    lr: float = 0.01
+    batch_size: int = 64
+    epochs: int = 30
+    steps_per_epoch: int = 50
+    patience: int = 8
+
+    def validate(self) -> None:
+        super().validate()
+        self._choice("loss", ("warp", "auc"))
+        self._choice("weighting", RANK_WEIGHTS)
+        tasks = self.tasks.split("+")
+        if not tasks or set(tasks) - set(TASKS) or len(set(tasks)) != len(tasks):
+            raise ParameterError(f"tasks must join distinct names of {TASKS} with '+', got {self.tasks!r}")
+        if self.dim % self.members or self.members < 1:
+            raise ParameterError(f"dim {self.dim} must be a multiple of members={self.members}")
+        if self.max_norm <= 0 or self.margin <= 0 or self.max_draws < 1 or self.n_codes < 2:
+            raise ParameterError("max_norm and margin must be > 0, max_draws >= 1 and n_codes >= 2")
+
+    @property
+    def variant(self) -> str:
+        return self.loss
+
+
+@dataclass
+class MuslseData:
+    """Training inputs held in memory: bags of MFCC frames are reduced to codebook histograms."""
+
+    tags: list[str]
+    artists: list[str]
+    codebook: tuple[np.ndarray, np.ndarray, np.ndarray]   # centroids, mean, std (bof.fit_codebook)
+    train_bags: list[np.ndarray]                          # (frames, 39) MFCC frames per train track
+    train_tags: np.ndarray                                # (n_train, n_tags) bool
+    train_artists: np.ndarray                             # (n_train,) artist index
+    valid_bags: list[np.ndarray]
+    valid_tags: np.ndarray
+
+
+def load_data(ws, config: MuslseTrainConfig, progress: Progress = silent) -> MuslseData:
+    """MFCC frames of the train and valid splits, the codebook fitted on train frames, labels."""
+    from ..audio import mfcc_from_mel
+    from ..features import FeatureStore
+    from ..models.bof import fit_codebook
+
+    catalog = ws.catalog
+    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
+    if not train_ids or not valid_ids:
+        raise DataError("the catalog needs train and valid tracks to train a Muslse model")
+    store = FeatureStore(ws)
+    store.build(train_ids + valid_ids, progress=progress)
+    bags = {t: np.ascontiguousarray(mfcc_from_mel(store.mel(t)).T)
+            for t in progress(train_ids + valid_ids, total=len(train_ids) + len(valid_ids), desc="MFCC frames")}
+    rng = np.random.default_rng(config.seed)
+    sample = np.concatenate([bags[t][rng.choice(len(bags[t]), size=min(config.frames_per_track, len(bags[t])),
+                                                replace=False)] for t in train_ids])
+    tags = [t for t, n in zip(catalog.tags(), catalog.tag_matrix(train_ids).sum(axis=0)) if n > 0]
+    artist_of = catalog.tracks.set_index("track_id")["artist_id"]
+    artists = sorted(set(artist_of[train_ids]))
+    index = {a: i for i, a in enumerate(artists)}
+    return MuslseData(
+        tags=tags, artists=artists, codebook=fit_codebook(sample, min(config.n_codes, len(sample)), config.seed),
+        train_bags=[bags[t] for t in train_ids], train_tags=catalog.tag_matrix(train_ids, tags) > 0,
+        train_artists=np.array([index[artist_of[t]] for t in train_ids]),
+        valid_bags=[bags[t] for t in valid_ids], valid_tags=catalog.tag_matrix(valid_ids, tags) > 0)
+
+
+def precision_at_k(labels: np.ndarray, scores: np.ndarray, k: int = 3) -> float:
+    """Mean over rows with a positive of the share of positives among the ``k`` best-scored columns."""
+    rows = labels.any(axis=1)
+    top = np.argsort(-scores[rows], axis=1)[:, :k]
+    return float(np.take_along_axis(labels[rows], top, axis=1).mean())
+
+
+def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name: str) -> Run:
+    """Model, batches, loss and validation of one Muslse run."""
+    n_codes = len(data.codebook[0])
+    model = MuslseModel({"n_tags": len(data.tags), "n_artists": len(data.artists), "n_features": n_codes,
+                         "dim": config.dim, "members": config.members, "max_norm": config.max_norm,
+                         "variant": config.variant})
+    model.set_codebook(*data.codebook)
+    model.vocab = {"tags": list(data.tags), "artists": list(data.artists)}
+    with torch.no_grad():
+        hist = {split: torch.cat([model.histograms(torch.as_tensor(b)[None]) for b in bags])
+                for split, bags in (("train", data.train_bags), ("valid", data.valid_bags))}
+
+    # positive masks, one row per training song
+    artist_mask = np.eye(len(data.artists), dtype=bool)[data.train_artists]
+    shared = data.train_tags.astype(np.int32) @ data.train_tags.T.astype(np.int32)
+    similar = (data.train_artists[:, None] == data.train_artists[None, :]) | (shared >= config.similar_min_shared_tags)
+    np.fill_diagonal(similar, False)
+    masks = {"tag": data.train_tags, "artist": artist_mask,
+             "similar": similar | np.eye(len(similar), dtype=bool)}  # self: never a negative
+    positives = {"tag": data.train_tags, "artist": artist_mask, "similar": similar}
+    # a row needs a positive and a negative; a task needs such rows
+    rows_of = {t: np.flatnonzero(positives[t].any(axis=1) & ~masks[t].all(axis=1)) for t in config.tasks.split("+")}
+    tasks = [t for t, rows in rows_of.items() if len(rows)]
+    if not tasks:
+        raise DataError(f"none of the tasks {config.tasks!r} has positives and negatives in the train split")
+    cache: dict = {}
+
+    def on(device) -> dict:
+        """Histograms and masks on the training device, moved once."""
+        if cache.get("device") != device:
+            cache.update(device=device, hist={k: v.to(device) for k, v in hist.items()},
+                         masks={k: torch.as_tensor(v, device=device) for k, v in masks.items()})
+        return cache
+
+    def batches(rng: np.random.Generator):
+        for _ in range(config.steps_per_epoch):
+            task = tasks[rng.integers(len(tasks))]
+            rows = rng.choice(rows_of[task], size=config.batch_size)
+            # one random positive per row: argmax of random keys on the positive cells
+            positive = (rng.random((len(rows), positives[task].shape[1])) * positives[task][rows]).argmax(axis=1)
+            yield task, rows, positive
+
+    def loss(model: MuslseModel, batch, device) -> torch.Tensor:
+        model.project_norms()  # the projection after the previous step
+        task, rows, positive = batch
+        state = on(device)
+        rows_t = torch.as_tensor(rows, device=device)
+        songs = model.member_audio(state["hist"]["train"][rows_t])               # (E, B, m)
+        labels = {"tag": model.tags, "artist": model.artists}.get(task)
+        if labels is None:
+            labels = model.member_audio(state["hist"]["train"])                 # similar: all train songs
+        scores = torch.einsum("ebm,elm->ebl", songs, labels).float()
+        E = scores.shape[0]
+        scores = scores.reshape(E * len(rows), -1)
+        pos = torch.as_tensor(positive, device=device).repeat(E)
+        mask = state["masks"][task][rows_t].repeat(E, 1)
+        if config.loss == "warp":
+            return warp_loss(scores, pos, mask, config.max_draws, config.margin, config.weighting) * E
+        return auc_loss(scores, pos, mask, config.margin) * E
+
+    def validate(model: MuslseModel, device) -> float:
+        model.project_norms()
+        state = on(device)
+        scores = model.embed_histograms(state["hist"]["valid"]) @ model.tag_vectors().T
+        return precision_at_k(data.valid_tags, scores.float().cpu().numpy(), 3)
+
+    vocab = {"tags": list(data.tags), "artists": list(data.artists)}
+    return Run(name=name, model_dir=Path(model_dir), model=model, config=config, vocab=vocab,
+               batches=batches, loss=loss, validate=validate, metric="valid_p_at_3",
+               extra={"word_embedding": None, "tasks": tasks})
+
+
+def fit_data(data: MuslseData, config: MuslseTrainConfig, model_dir, name: str, progress: Progress = silent,
+             resume: bool = False) -> dict:
+    """Train on in-memory data; see :func:`core.training.loop.train`."""
+    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
+
+
+def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
+    """Train ``models/<name>/`` of a workspace with :class:`MuslseTrainConfig` defaults updated by ``overrides``."""
+    config = MuslseTrainConfig.from_dict(overrides)
+    return fit_data(load_data(ws, config, progress), config, ws.models_dir / name, name, progress, resume)
+
+
+__all__ = ["MuslseTrainConfig", "MuslseData", "TASKS", "build_run", "fit", "fit_data", "load_data", "precision_at_k"]

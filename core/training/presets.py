@@ -1,0 +1,64 @@
+"""Named training presets: model name -> family + config overrides, scaled per size.
+
+Size ``paper`` is the config defaults (the papers' settings). ``tiny`` and
+``default`` are the demo builds on 2 CPU cores: narrow networks, short epochs
+and a larger learning rate for Won et al. (the paper's 1e-4 needs hundreds of
+10,000-sample epochs). They change the budget, never the method.
+"""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+
+SIZES = ("paper", "tiny", "default")
+
+#: name -> (family, overrides that define the model)
+PRESETS: dict[str, tuple[str, dict]] = {
+    "won-random": ("won", {"sampler": "random"}),
+    "won-balanced": ("won", {"sampler": "balanced"}),
+    "won-balanced-weighted": ("won", {"sampler": "balanced", "negatives": "cosine-weighted"}),
+    "won-balanced-distance-weighted": ("won", {"sampler": "balanced", "negatives": "distance-weighted"}),
+    "won-balanced-weighted-musical": ("won", {"sampler": "balanced", "negatives": "cosine-weighted",
+                                              "word_embedding": "music-skipgram"}),
+    "lee-disentangled": ("lee", {"masks": True, "track_reg": False}),
+    "lee-disentangled-trackreg": ("lee", {"masks": True, "track_reg": True}),
+    "lee-category": ("lee", {"masks": False, "track_reg": False}),
+    "mfcc-vq": ("mfcc_vq", {}),
+}
+
+#: family -> size -> overrides (budget only)
+SIZE_OVERRIDES: dict[str, dict[str, dict]] = {
+    "won": {
+        "tiny": {"width": 0.0625, "epochs": 3, "steps_per_epoch": 6, "batch_size": 32, "lr": 1e-3, "patience": 3},
+        "default": {"width": 0.125, "epochs": 12, "steps_per_epoch": 25, "batch_size": 64, "lr": 1e-3,
+                    "patience": 5},
+    },
+    "lee": {
+        "tiny": {"width": 0.0625, "epochs": 3, "steps_per_epoch": 5, "batch_size": 16, "patience": 3,
+                 "valid_triplets": 100},
+        "default": {"width": 0.125, "epochs": 12, "steps_per_epoch": 20, "batch_size": 32, "lr_patience": 2,
+                    "patience": 5, "valid_triplets": 300},
+    },
+    "mfcc_vq": {
+        "tiny": {"n_codes": 32, "frames_per_track": 200},
+        "default": {"n_codes": 256, "frames_per_track": 300},
+    },
+}
+
+
+def register(name: str, family: str, overrides: dict, sizes: dict[str, dict] | None = None) -> None:
+    """Add a preset (other families' modules call this); ``sizes`` adds the family's size overrides."""
+    PRESETS[name] = (family, dict(overrides))
+    if sizes:
+        SIZE_OVERRIDES.setdefault(family, {}).update(sizes)
+
+
+def resolve(name: str, size: str = "paper") -> tuple[str, dict]:
+    """``(family, overrides)`` of a preset at a size."""
+    if name not in PRESETS:
+        raise ParameterError(f"unknown preset {name!r}; presets: {', '.join(sorted(PRESETS))}")
+    if size not in SIZES:
+        raise ParameterError(f"unknown size {size!r}; use one of {SIZES}")
+    family, overrides = PRESETS[name]
+    budget = SIZE_OVERRIDES.get(family, {}).get(size, {}) if size != "paper" else {}
+    return family, {**budget, **overrides}

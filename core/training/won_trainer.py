@@ -1,0 +1,163 @@
+"""Training Won et al.'s tag/song triplet network (acoustic, cultural or hybrid branch).
+
+Per step: ``batch_size`` (tag, positive song) pairs from the sampler, one random
+173-frame crop per song, in-batch negatives (songs not carrying the anchor tag)
+mined by the configured rule, the cosine triplet loss with the tag as anchor.
+The best checkpoint is chosen by macro PR-AUC of the valid split (tag retrieval
+over 8-crop track embeddings, as in the authors' solver).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..errors import DataError
+from ..models.won import WonModel, db_from_log1p10
+from ..progress import Progress, silent
+from .config import WonConfig
+from .loop import Run, train
+from .losses import cosine_triplet_loss
+from .samplers import TagTripletSampler, mine_negatives
+
+EVAL_CHUNK = 64  # crops per forward pass when embedding the valid split
+
+
+@dataclass
+class TagData:
+    """What training needs, held in memory.
+
+    ``train_specs``/``valid_specs`` are dB-scale mels ``(128, T)``; matrices are
+    binary ``(n_tracks, n_tags)``; ``*_cf`` are taste-profile vectors ``(n_tracks, cf_dim)``
+    (required by the cultural and hybrid branches only).
+    """
+
+    tags: list[str]
+    tag_vectors: np.ndarray
+    train_specs: list[np.ndarray]
+    train_matrix: np.ndarray
+    valid_specs: list[np.ndarray]
+    valid_matrix: np.ndarray
+    train_cf: np.ndarray | None = None
+    valid_cf: np.ndarray | None = None
+    vocab_extra: dict | None = None
+
+
+def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
+    """Tags with a word vector and at least one train track; dB mels of the train and valid splits."""
+    from ..features import FeatureStore
+    from ..words import load_word_vectors
+
+    if config.branch != "acoustic":
+        raise DataError(
+            f"the {config.branch} branch needs taste-profile (CF) vectors, which workspaces do not hold; "
+            "train it with core.training.won_trainer.fit_data and your own vectors")
+    catalog = ws.catalog
+    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
+    if not train_ids or not valid_ids:
+        raise DataError("the catalog needs train and valid tracks to train a Won model")
+    words = load_word_vectors(ws, config.word_embedding)
+    train_tags = [t for t, n in zip(catalog.tags(), catalog.tag_matrix(train_ids).sum(axis=0)) if n > 0]
+    vectors, found, missing = words.vectors_for(train_tags)
+    if not found:
+        raise DataError(f"no training tag is in word embedding {config.word_embedding!r}")
+    tags = list(found)
+    store = FeatureStore(ws)
+    store.build(train_ids + valid_ids, progress=progress)
+    categories = catalog.tag_categories()
+    return TagData(
+        tags=tags, tag_vectors=vectors.astype(np.float32),
+        train_specs=[db_from_log1p10(store.mel(t)) for t in train_ids],
+        train_matrix=catalog.tag_matrix(train_ids, tags) > 0,
+        valid_specs=[db_from_log1p10(store.mel(t)) for t in valid_ids],
+        valid_matrix=catalog.tag_matrix(valid_ids, tags) > 0,
+        vocab_extra={"tag_categories": {t: categories[t] for t in tags}, "skipped_tags": missing},
+    )
+
+
+def macro_pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean average precision over tags having both positives and negatives (NaN if none)."""
+    from sklearn.metrics import average_precision_score
+
+    cols = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
+    if not cols:
+        return float("nan")
+    return float(np.mean([average_precision_score(labels[:, j], scores[:, j]) for j in cols]))
+
+
+def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> Run:
+    """Model, batches, loss and validation of one Won run."""
+    from ..audio import evaluation_crops, random_crop
+
+    if config.branch != "acoustic" and (data.train_cf is None or data.valid_cf is None):
+        raise DataError(f"the {config.branch} branch needs train_cf and valid_cf vectors")
+    model = WonModel({
+        "variant": config.variant, "branch": config.branch, "dim": config.dim, "width": config.width,
+        "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": config.word_embedding,
+        "n_tags": len(data.tags), "n_frames": config.n_frames,
+        "cf_dim": int(data.train_cf.shape[1]) if data.train_cf is not None else 200,
+    })
+    model.tag_vectors.copy_(torch.from_numpy(data.tag_vectors))
+    model.vocab = {"tags": list(data.tags)}
+    sampler = TagTripletSampler(data.train_matrix, config.sampler)
+    carries = torch.from_numpy(np.asarray(data.train_matrix, dtype=bool))
+    uses_spec, uses_cf = config.branch != "cultural", config.branch != "acoustic"
+    valid_crops = (np.stack([evaluation_crops(s, config.n_frames, 8) for s in data.valid_specs])
+                   if uses_spec else None)
+
+    def batches(rng: np.random.Generator):
+        for _ in range(config.steps_per_epoch):
+            tags, songs = sampler.sample(config.batch_size, rng)
+            spec = np.stack([random_crop(data.train_specs[s], config.n_frames, rng) for s in songs]) if uses_spec else None
+            cf = data.train_cf[songs] if uses_cf else None
+            yield tags, songs, spec, cf
+
+    def loss(model: WonModel, batch, device) -> torch.Tensor:
+        tags, songs, spec, cf = batch
+        tag_emb = model.word_to_embedding(model.tag_vectors[torch.as_tensor(tags, device=device)])
+        song_emb = model.song_to_embedding(
+            spec=torch.as_tensor(spec, device=device) if spec is not None else None,
+            cf=torch.as_tensor(cf, dtype=torch.float32, device=device) if cf is not None else None)
+        scores = F.normalize(tag_emb.float(), dim=1) @ F.normalize(song_emb.float(), dim=1).T
+        # valid[i, j]: song j of the batch does not carry anchor tag i
+        valid = ~carries[torch.as_tensor(songs)][:, torch.as_tensor(tags)].T.to(device)
+        neg, usable = mine_negatives(scores, valid, config.negatives, dim=config.dim,
+                                     cutoff=config.distance_cutoff, nonzero_cutoff=config.nonzero_loss_cutoff)
+        return cosine_triplet_loss(tag_emb[usable], song_emb[usable], song_emb[neg[usable]], config.margin)
+
+    def validate(model: WonModel, device) -> float:
+        k = valid_crops.shape[1] if uses_spec else 1  # hybrid: the CF vector joins every crop
+        step, n = max(1, EVAL_CHUNK // k), len(data.valid_matrix)
+        parts = []
+        for i in range(0, n, step):
+            j = min(n, i + step)
+            spec = (torch.as_tensor(valid_crops[i:j].reshape(-1, *valid_crops.shape[2:])).to(device)
+                    if uses_spec else None)
+            cf = (torch.as_tensor(data.valid_cf[i:j], dtype=torch.float32).repeat_interleave(k, 0).to(device)
+                  if uses_cf else None)
+            parts.append(model.song_to_embedding(spec=spec, cf=cf).float().reshape(j - i, k, -1).mean(dim=1))
+        songs = torch.cat(parts)
+        tags = model.word_to_embedding(model.tag_vectors)
+        scores = F.normalize(songs.float(), dim=1) @ F.normalize(tags.float(), dim=1).T
+        return macro_pr_auc(data.valid_matrix, scores.cpu().numpy())
+
+    vocab = {"tags": list(data.tags), **(data.vocab_extra or {})}
+    return Run(name=name, model_dir=Path(model_dir), model=model, config=config, vocab=vocab,
+               batches=batches, loss=loss, validate=validate, metric="valid_pr_auc",
+               extra={"word_embedding": config.word_embedding})
+
+
+def fit_data(data: TagData, config: WonConfig, model_dir, name: str, progress: Progress = silent,
+             resume: bool = False) -> dict:
+    """Train on in-memory data (tests, CF experiments); see :func:`core.training.loop.train`."""
+    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
+
+
+def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
+    """Train ``models/<name>/`` of a workspace with ``WonConfig`` defaults updated by ``overrides``."""
+    config = WonConfig.from_dict(overrides)
+    return fit_data(load_data(ws, config, progress), config, ws.models_dir / name, name, progress, resume)

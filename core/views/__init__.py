@@ -1,0 +1,1 @@
+"""Pure functions behind the pages: figures, tables and URL state, without Streamlit."""

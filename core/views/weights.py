@@ -1,0 +1,27 @@
+"""Subspace weights as URL text (``genre:1,tempo:0.5``) and back."""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+
+
+def weights_to_text(weights: dict[str, float]) -> str:
+    return ",".join(f"{k}:{v:g}" for k, v in weights.items())
+
+
+def weights_from_text(text: str | None, names: list[str], default: float = 1.0) -> dict[str, float]:
+    """Parse ``name:value`` pairs; names not in the text get ``default``; bad items are ignored."""
+    out = {n: default for n in names}
+    for item in (text or "").split(","):
+        name, _, value = item.partition(":")
+        if name in out:
+            try:
+                out[name] = min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                continue
+    return out
+
+
+def check_weights(weights: dict[str, float]) -> None:
+    if any(v < 0 for v in weights.values()):
+        raise ParameterError("weights must be >= 0")

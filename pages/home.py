@@ -1,0 +1,69 @@
+"""Home: the workspace at a glance."""
+
+import streamlit as st
+
+from core.health import workspace_problems
+from core.summary import headline_metrics, load_evaluation, track_table
+from pages._common import workspace, workspace_root
+
+ws = workspace()
+info = ws.info()
+
+st.title("Tagspace")
+st.caption(f"Workspace **{info['name']}** at `{info['workspace']}`")
+
+cols = st.columns(4)
+cols[0].metric("Tracks", info["tracks"])
+cols[1].metric("Artists", info["artists"])
+cols[2].metric("Tags", info["tags"])
+cols[3].metric("Tracks tagged in every category", info["tracks_with_all_categories"])
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Tags per category")
+    st.bar_chart(info["tags_by_category"], horizontal=True)
+    if ws.manifest.get("demo"):
+        st.caption("Demo corpus: mood tags are derived by a rule from mode and tempo, not from listeners.")
+with right:
+    st.subheader("Word embeddings")
+    st.write(", ".join(info["word_embeddings"]) or "none")
+    st.subheader("Splits")
+    st.write(info["splits"])
+
+st.subheader("Models")
+models = headline_metrics(load_evaluation(ws), info["models"])
+if models.empty:
+    st.info("No trained models yet.")
+else:
+    st.dataframe(models, hide_index=True, width="stretch")
+
+problems = workspace_problems(ws)
+if problems:
+    st.subheader("Needs attention")
+    for p in problems:
+        (st.error if p.severity == "error" else st.warning)(f"{p.what}. Fix: {p.fix}")
+
+st.subheader("Tracks")
+query = st.text_input("Filter tracks (id, title, artist or tag)", key="home_filter")
+table = track_table(ws.catalog, query)
+page_size = 10
+pages = max(1, -(-len(table) // page_size))
+page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
+shown = table.iloc[(page - 1) * page_size: page * page_size]
+st.dataframe(shown, hide_index=True, width="stretch")
+for row in shown.itertuples():
+    path = ws.audio_path(row.track_id)
+    c1, c2 = st.columns([1, 3])
+    c1.write(f"**{row.title}** · `{row.track_id}`")
+    if path.is_file():
+        c2.audio(str(path))
+    else:
+        c2.warning("audio file missing")
+
+with st.expander("Use another workspace"):
+    st.markdown(
+        f"This app shows `{workspace_root()}`. Start it on another one with\n\n"
+        "```\nstreamlit run app.py -- --workspace /path/to/workspace\n```\n\n"
+        "or set `TAGSPACE_WORKSPACE`. Create one from your data with `python -m core import` "
+        "(see the README for the tag-file formats)."
+    )

@@ -1,0 +1,99 @@
+"""Map: UMAP of the joint tag/audio space of a model."""
+
+import streamlit as st
+
+from core.engine.projection import load_projection, stratified_sample
+from core.engine.queries import text_to_tracks, text_vector
+from core.errors import TagspaceError
+from core.views.map import COLOR_BY, map_figure, map_points, selected_ids, split_selection
+from core.views.playback import model_window_seconds
+from pages._common import engine, model_picker, player, set_url, show_error, url_value, workspace
+
+MAX_POINTS = 20_000  # plotly WebGL stays responsive below this; larger views are sampled
+
+
+@st.cache_data(show_spinner=False)
+def _projection_frame(root: str, model_name: str, key: str):
+    """The cached map as a frame (``key`` busts this cache when the map file changes)."""
+    from core.workspace import Workspace
+
+    return load_projection(Workspace.open(root), "model", model_name).frame()
+
+
+st.title("Map of the joint space")
+ws = workspace()
+model_name = model_picker()
+if model_name is None:
+    st.stop()
+try:
+    projection = load_projection(ws, "model", model_name)
+except TagspaceError as err:
+    show_error(err)
+    st.stop()
+frame = _projection_frame(str(ws.root), model_name, projection.path.name)
+
+c1, c2, c3 = st.columns([2, 2, 1])
+color_default = url_value("color", "genre")
+color_by = c1.selectbox("Colour tracks by", COLOR_BY, index=COLOR_BY.index(color_default) if color_default in COLOR_BY else 0)
+set_url(color=color_by)
+word = c2.text_input("Find a word (zero-shot words too)", value=url_value("word", ""), key="map_word")
+set_url(word=word)
+shade = c3.toggle("Shade by neighbourhood preservation", key="shade",
+                  help="Points whose 10 nearest neighbours in the full space are mostly not near them "
+                       "in 2-D are drawn faint: there the map misleads.")
+
+points = map_points(frame, ws.catalog, color_by)
+tracks = points[points["kind"] == "track"]
+keep = stratified_sample(tracks["label"], MAX_POINTS, seed=0)
+if len(keep) < len(tracks):
+    st.caption(f"Showing {len(keep):,} of {len(tracks):,} tracks, sampled in proportion to each colour group.")
+    points = points.drop(index=tracks.index.difference(tracks.index[keep]))
+else:
+    st.caption(f"{len(tracks):,} tracks and {int((points['kind'] == 'tag').sum())} tags. "
+               "Drag a box or lasso to select tracks; click a tag to list its nearest tracks.")
+
+highlight = None
+eng = None
+try:
+    eng = engine(model_name)
+except TagspaceError as err:
+    show_error(err)
+if word.strip() and eng is not None:
+    try:
+        vector, used = text_vector(eng, word)
+        x, y = projection.place(vector)[0]
+        highlight = {"x": float(x), "y": float(y), "text": word}
+        st.caption(f"'{word}' read as {used['source']} ({used.get('form', '')}); "
+                   "placed where its nearest points in the full space lie.")
+    except TagspaceError as err:
+        show_error(err)
+
+event = st.plotly_chart(map_figure(points, color_by, highlight, shade), on_select="rerun",
+                        selection_mode=("points", "box", "lasso"), key="map_chart")
+track_ids, tags = split_selection(selected_ids(event))
+window = model_window_seconds(eng.model.config if eng is not None and eng.model is not None else {})
+
+if tags and eng is not None:
+    tag = tags[0]
+    st.subheader(f"Tracks nearest to the tag '{tag}'")
+    try:
+        result = text_to_tracks(eng, tag, k=10)
+        for hit in result.hits:
+            a, b = st.columns([2, 3])
+            a.write(f"`{hit.id}` · {hit.score:.3f}")
+            with b:
+                player(hit.id, window)
+    except TagspaceError as err:
+        show_error(err)
+
+if track_ids:
+    st.subheader(f"{len(track_ids)} selected track(s)")
+    table = ws.catalog.tracks.set_index("track_id").loc[track_ids, ["title", "artist_id", "split", "bpm"]]
+    st.dataframe(table, width="stretch")
+    for tid in track_ids[:20]:
+        a, b = st.columns([2, 3])
+        a.write(f"**{table.at[tid, 'title']}** · `{tid}`")
+        with b:
+            player(tid, window)
+    if len(track_ids) > 20:
+        st.caption(f"Players for the first 20 of {len(track_ids)} selected tracks.")

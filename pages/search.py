@@ -1,0 +1,84 @@
+"""Search: text -> tracks, and auto-tagging of a track or an uploaded clip."""
+
+import streamlit as st
+
+from core.engine.queries import search_tracks, text_to_tracks, track_to_tags
+from core.errors import TagspaceError
+from core.views.playback import model_window_seconds
+from core.views.uploads import check_upload
+from pages._common import engine, model_picker, player, set_url, show_error, url_value, workspace
+
+st.title("Search")
+ws = workspace()
+model_name = model_picker("Model (with a text side)", require=lambda c: c.get("family") in ("won", "muslse", "mwe"))
+if model_name is None:
+    st.stop()
+try:
+    eng = engine(model_name)
+except TagspaceError as err:
+    show_error(err)
+    st.stop()
+window = model_window_seconds(eng.model.config if eng.model is not None else {})
+titles = dict(zip(ws.catalog.tracks["track_id"], ws.catalog.tracks["title"]))
+
+text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"])
+
+with text_tab:
+    text = st.text_input("Tags or free text (e.g. `fast fiddle reel`, `smooth jazz`)", value=url_value("q", ""),
+                         key="text_query")
+    set_url(q=text)
+    k = st.slider("Results", 5, 50, 10, key="text_k")
+    if text.strip():
+        try:
+            result = text_to_tracks(eng, text, k=k)
+        except TagspaceError as err:
+            show_error(err)
+        else:
+            used = result.used
+            parts = [f"read as **{used.get('source', '?')}**"]
+            if used.get("used_words"):
+                parts.append("words used: " + ", ".join(f"`{w}`" for w in used["used_words"]))
+            if used.get("form"):
+                parts.append(f"form: `{used['form']}` ({used.get('method', '')})")
+            if used.get("missing_words"):
+                parts.append("not in vocabulary: " + ", ".join(f"`{w}`" for w in used["missing_words"]))
+            st.caption(" · ".join(parts))
+            for warning in result.warnings:
+                st.warning(warning)
+            for rank, hit in enumerate(result.hits, start=1):
+                c1, c2 = st.columns([2, 3])
+                c1.markdown(f"{rank}. **{titles.get(hit.id, hit.id)}** · `{hit.id}` · {hit.score:.3f}")
+                with c2:
+                    player(hit.id, window)
+
+with tag_tab:
+    source = st.radio("Track", ["Catalog track", "Upload a clip"], horizontal=True, key="tag_source")
+    query, filename = None, None
+    if source == "Catalog track":
+        needle = st.text_input("Search title, artist or id", key="tag_search")
+        found = search_tracks(ws.catalog, needle, limit=200)
+        if not found.empty:
+            ids = found["track_id"].tolist()
+            query = st.selectbox("Track", ids, format_func=lambda t: f"{titles.get(t, t)} · {t}", key="tag_track")
+            player(query, window)
+            st.caption("Catalog tags: " + "; ".join(f"{c}: {', '.join(t)}" for c, t in ws.catalog.tags_of(query).items()))
+    else:
+        upload = st.file_uploader("Audio clip", type=["wav", "flac", "ogg", "mp3"], key="tag_upload")
+        if upload is not None:
+            try:
+                check_upload(upload.name, upload.size)
+                query, filename = upload.getvalue(), upload.name
+            except TagspaceError as err:
+                show_error(err)
+    vocabulary = st.radio("Vocabulary", ["seen", "all"], horizontal=True, key="tag_vocab",
+                          format_func=lambda v: "trained tags" if v == "seen" else "trained + zero-shot tags")
+    if query is not None:
+        try:
+            result = track_to_tags(eng, query, k=15, vocabulary=vocabulary, filename=filename)
+        except TagspaceError as err:
+            show_error(err)
+        else:
+            frame = result.to_frame()[["rank", "id", "score", "category", "seen"]].rename(columns={"id": "tag"})
+            st.dataframe(frame, hide_index=True, width="stretch",
+                         column_config={"score": st.column_config.ProgressColumn("score", min_value=-1.0,
+                                                                                 max_value=1.0, format="%.3f")})

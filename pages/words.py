@@ -1,0 +1,69 @@
+"""Words: a general and a musical word embedding side by side."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.errors import TagspaceError
+from core.views.words import compare_phrase, pair_cosine_frame
+from core.words.compare import README_PAIRS, music_vocabulary
+from pages._common import set_url, show_error, url_value, word_vectors, workspace
+
+st.title("Words: general vs musical")
+ws = workspace()
+names = ws.word_embedding_names()
+if len(names) < 1:
+    st.warning("This workspace has no word embeddings. Build them with `python -m core words build` "
+               "or import one with `python -m core words import --path FILE`.")
+    st.stop()
+
+try:
+    loaded = {n: word_vectors(n) for n in names}
+except TagspaceError as err:
+    show_error(err)
+    st.stop()
+general = [n for n, wv in loaded.items() if wv.domain == "general"] or names
+musical = [n for n, wv in loaded.items() if wv.domain == "musical"] or names
+c1, c2 = st.columns(2)
+left = c1.selectbox("General embedding", general, key="left")
+right = c2.selectbox("Musical embedding", musical, key="right")
+chosen = {left: loaded[left], right: loaded[right]}
+
+phrase = st.text_input("Word or phrase", value=url_value("word", "house"), key="word")
+set_url(word=phrase)
+k = st.slider("Neighbours", 5, 30, 10, key="nk")
+min_count = st.number_input("Minimum training count (embeddings with counts only; rare tokens are noisy)",
+                            min_value=1, value=2, step=1, key="min_count")
+music_terms = music_vocabulary(ws)
+
+if phrase.strip():
+    result = compare_phrase(chosen, phrase, k, music_terms, min_count=int(min_count))
+    cols = st.columns(2)
+    for col, name in zip(cols, chosen):
+        with col:
+            st.subheader(chosen[name].label or name)
+            if result.tables[name] is None:
+                st.error(result.errors[name])
+                continue
+            st.caption(f"looked up as {result.lookups[name]}")
+            table = result.tables[name]
+            st.dataframe(table.style.apply(
+                lambda row: ["font-weight: bold; background-color: #e7f5ff" if row["music term"] else ""] * len(row),
+                axis=1), hide_index=True, width="stretch")
+    if result.overlap is not None:
+        m1, m2 = st.columns(2)
+        m1.metric("Neighbour overlap", f"{result.overlap:.2f}")
+        m2.metric("Rank correlation (Spearman)", f"{result.spearman:.2f}")
+    st.caption("Music terms (highlighted) are words in the genre taxonomy or the catalog's tags.")
+
+st.subheader("Pair cosines")
+pairs = pd.DataFrame(list(README_PAIRS) + [("jungle", "drum and bass"), ("soul", "funk")], columns=["a", "b"])
+edited = st.data_editor(pairs, num_rows="dynamic", key="pairs", hide_index=True)
+pair_list = [(str(a).strip(), str(b).strip()) for a, b in edited.itertuples(index=False) if str(a).strip() and str(b).strip()]
+if pair_list:
+    frame = pair_cosine_frame(chosen, pair_list)
+    st.plotly_chart(px.bar(frame, x="pair", y="cosine", color="embedding", barmode="group",
+                           range_y=[-0.2, 1.0], height=380), key="pair_chart")
+    missing = frame[frame["note"] != ""]
+    if len(missing):
+        st.caption("Missing: " + "; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples()))

@@ -1,0 +1,109 @@
+"""End-to-end: ``streamlit run app.py`` on the tiny workspace, driven in headless Chromium.
+
+Screenshots of every page land in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.browser_support import screenshot, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+PAGES = ("home", "map", "words", "similar", "search", "results")
+
+
+@pytest.fixture()
+def page(chromium, app_url):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+
+
+def _open(page, app_url, path, query=""):
+    page.goto(f"{app_url}/{path}{query}")
+    wait_for_app(page)
+
+
+def _model(ws, family):
+    return next(n for n in ws.model_names()
+                if json.loads((ws.models_dir / n / "config.json").read_text())["family"] == family)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_renders(page, app_url, path):
+    _open(page, app_url, path)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("h1").count() >= 1
+    screenshot(page, f"page-{path}")
+
+
+def test_map_box_selection_lists_tracks_with_players(page, app_url, tiny_workspace):
+    _open(page, app_url, "map", "?color=instrument")
+    drag = page.locator(".nsewdrag").first
+    drag.wait_for(timeout=30_000)
+    box = drag.bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=12)
+    page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] - 5, steps=12)
+    page.mouse.up()
+    page.get_by_text("selected track(s)").wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert page.locator("audio").count() >= 1
+    screenshot(page, "map-selection")
+
+
+def test_audio_plays(page, app_url):
+    _open(page, app_url, "home")
+    audio = page.locator("audio").first
+    audio.wait_for(timeout=30_000)
+    state = audio.evaluate("""async (a) => {
+        a.muted = true;
+        await a.play();
+        await new Promise(r => setTimeout(r, 500));
+        return {duration: a.duration, error: a.error && a.error.code, time: a.currentTime};
+    }""")
+    assert state["error"] is None
+    assert state["duration"] > 1.0
+    assert state["time"] > 0.0
+
+
+def test_weight_slider_changes_ranking(page, app_url, tiny_workspace):
+    lee = _model(tiny_workspace, "lee")
+    track = tiny_workspace.catalog.track_ids[0]
+    _open(page, app_url, "similar", f"?model={lee}&track={track}&w=genre:1,mood:0,instrument:0,tempo:0,track:0")
+
+    page.get_by_text("score").first.wait_for(timeout=30_000)
+    before = page.locator("[data-testid='stMarkdownContainer'] code").all_inner_texts()
+    slider = page.locator("[data-testid='stSlider']").filter(has_text="genre").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("Home")  # genre weight 1 -> 0
+    wait_for_app(page)
+    slider = page.locator("[data-testid='stSlider']").filter(has_text="tempo").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("End")  # tempo weight 0 -> 1
+    wait_for_app(page)
+    page.wait_for_function("() => location.search.includes('tempo%3A1') || location.search.includes('tempo:1')",
+                           timeout=30_000)
+    after = page.locator("[data-testid='stMarkdownContainer'] code").all_inner_texts()
+    assert before != after
+    screenshot(page, "similar-weights")
+
+
+def test_word_comparison(page, app_url):
+    _open(page, app_url, "words")
+    box = page.get_by_label("Word or phrase")
+    box.fill("metal")
+    box.press("Enter")
+    wait_for_app(page)
+    page.get_by_text("looked up as").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Neighbour overlap").count() == 1
+    screenshot(page, "words-metal")

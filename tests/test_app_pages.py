@@ -1,0 +1,110 @@
+"""Page logic with streamlit.testing's AppTest on the tiny demo workspace.
+
+Plotly charts and audio are opaque to AppTest; selections and playback are
+covered by the browser tests (tests/test_app_browser.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+TIMEOUT = 120
+
+
+def _family(ws, name):
+    return json.loads((ws.models_dir / name / "config.json").read_text())["family"]
+
+
+@pytest.fixture()
+def app(tiny_workspace, monkeypatch):
+    monkeypatch.setenv("TAGSPACE_WORKSPACE", str(tiny_workspace.root))
+
+    def make(page: str, **query) -> AppTest:
+        at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.run()
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        return at
+
+    return make
+
+
+def _no_errors(at):
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_home_lists_workspace(app, tiny_workspace):
+    at = app("home")
+    _no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Tracks"] == str(len(tiny_workspace.catalog.tracks))
+    assert any("Tagspace" in t.value for t in at.title)
+    # the filter narrows the track table
+    at.text_input(key="home_filter").input("demo-0001").run()
+    assert len(at.dataframe[-1].value) == 1
+
+
+def test_words_page_compares_embeddings(app):
+    at = app("words", word="house")
+    _no_errors(at)
+    assert len(at.dataframe) >= 2  # one neighbour table per embedding
+    labels = [m.label for m in at.metric]
+    assert "Neighbour overlap" in labels and "Rank correlation (Spearman)" in labels
+    at.text_input(key="word").input("qwertyuiopasdf").run()
+    assert at.error  # unknown word: a readable message, not a traceback
+    assert not at.exception
+
+
+def test_similar_weights_change_ranking(app, tiny_workspace):
+    lee = [n for n in tiny_workspace.model_names() if _family(tiny_workspace, n) == "lee"]
+    assert lee, "the tiny demo trains a Lee et al. model"
+    track = tiny_workspace.catalog.track_ids[0]
+    at = app("similar", model=lee[0], track=track, w="genre:1,mood:0,instrument:0,tempo:0,track:0")
+    _no_errors(at)
+    first = at.dataframe[0].value["id"].tolist()
+    at.query_params  # weights in the URL survive
+    at.slider(key="w_genre").set_value(0.0).run()
+    at.slider(key="w_tempo").set_value(1.0).run()
+    _no_errors(at)
+    second = at.dataframe[0].value["id"].tolist()
+    assert track not in first
+    assert first != second
+
+
+def test_similar_explains_models_without_subspaces(app, tiny_workspace):
+    won = [n for n in tiny_workspace.model_names() if _family(tiny_workspace, n) == "won"]
+    at = app("similar", model=won[0], track=tiny_workspace.catalog.track_ids[0])
+    _no_errors(at)
+    assert any("no genre/mood/instrument/tempo subspaces" in i.value for i in at.info)
+    assert at.slider(key="w_track").disabled
+
+
+def test_search_text_and_autotagging(app, tiny_workspace):
+    won = [n for n in tiny_workspace.model_names() if _family(tiny_workspace, n) == "won"]
+    tag = tiny_workspace.catalog.tags("instrument")[0]
+    at = app("search", model=won[0], q=tag)
+    _no_errors(at)
+    assert any("read as" in c.value for c in at.caption)
+    at.text_input(key="text_query").input("").run()
+    at.text_input(key="text_query").input("zzzzqqqq").run()
+    assert at.error and not at.exception
+
+
+def test_results_page_shows_tables(app):
+    at = app("results")
+    _no_errors(at)
+    assert len(at.dataframe) >= 2
+    assert any("different dataset" in c.value for c in at.caption)
+
+
+def test_map_page_loads_cached_projection(app, tiny_workspace):
+    at = app("map")
+    _no_errors(at)
+    assert any("tracks and" in c.value for c in at.caption)

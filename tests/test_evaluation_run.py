@@ -1,0 +1,235 @@
+"""evaluate_workspace on a synthetic workspace with tiny fake models; caching; CLI; report tables."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.audio import windows
+from core.errors import VocabularyError
+from core.evaluation import run
+from core.evaluation.report import markdown_report, published_numbers, results_tables
+from core.evaluation.triplets import EXCERPT_FRAMES
+from core.features import FeatureStore
+from core.models.base import EmbeddingModel
+from core.workspace import Workspace
+from tests.test_evaluation_triplets import TAGS, make_catalog
+
+BANDS = [t for c in ("genre", "mood", "instrument") for t in sorted(TAGS[c])]  # one mel band per tag
+N_ID = 8  # bands holding a per-track identity pattern (for track triplets)
+DIM = len(BANDS) + 1 + N_ID  # tags, tempo, identity
+N_TRIPLETS = 2000
+
+
+class FakeModel(EmbeddingModel):
+    """Reads its embedding off the first DIM mel bands (mean over 3 s windows); tags are one-hot."""
+
+    family = "won"
+    normalized = True
+    has_text = True
+
+    def __init__(self, vocab_tags=None, seed=None, **config):
+        super().__init__({"dim": DIM, **config})
+        self.vocab = {"tags": list(vocab_tags or BANDS)}
+        # seed set: a random projection that ignores the tag bands (a model that learnt nothing)
+        self.proj = None if seed is None else torch.from_numpy(np.random.default_rng(seed).normal(size=(DIM, DIM)))
+
+    def track_inputs(self, mel):
+        return torch.from_numpy(windows(mel, EXCERPT_FRAMES))
+
+    def encode_audio(self, inputs):
+        x = inputs[:, :DIM, :].double().mean(-1)
+        if self.proj is not None:
+            x = torch.cat([torch.zeros_like(x[:, :len(BANDS)]), x[:, len(BANDS):]], 1) @ self.proj
+        return x
+
+    def encode_terms(self, terms, words=None):
+        unknown = [t for t in terms if t not in BANDS]
+        if unknown:
+            raise VocabularyError(f"unknown tags {unknown}")
+        out = torch.zeros(len(terms), DIM, dtype=torch.float64)
+        for i, t in enumerate(terms):
+            out[i, BANDS.index(t)] = 1.0
+        return out if self.proj is None else out @ self.proj
+
+
+class FakeLee(FakeModel):
+    family, has_text = "lee", False
+
+    def subspaces(self):
+        g, m, i = (len(TAGS[c]) for c in ("genre", "mood", "instrument"))
+        return {"genre": slice(0, g), "mood": slice(g, g + m), "instrument": slice(g + m, g + m + i),
+                "tempo": slice(g + m + i, g + m + i + 1)}
+
+
+class FakeVQ(FakeModel):
+    family, has_text = "mfcc_vq", False
+
+
+class FakeMuslse(FakeModel):
+    family, normalized = "muslse", False
+
+
+class FakeMwe(FakeModel):
+    family = "mwe"
+
+
+def _mel(catalog, tid, rng):
+    row = catalog.tracks.set_index("track_id").loc[tid]
+    mel = rng.normal(0.0, 0.05, size=(128, 344)).astype(np.float32)
+    tags = {t for ts in catalog.tags_of(tid).values() for t in ts}
+    for j, tag in enumerate(BANDS):
+        mel[j] += float(tag in tags)
+    mel[len(BANDS)] += 0.0 if np.isnan(row["bpm"]) else row["bpm"] / 100.0
+    mel[len(BANDS) + 1:DIM] += rng.normal(0, 1, size=(N_ID, 1))  # constant per track
+    return mel
+
+
+@pytest.fixture()
+def workspace(tmp_path):
+    ws = Workspace.create(tmp_path / "ws", name="synthetic")
+    catalog = make_catalog(n_tracks=24, n_test=16)
+    ws.save_catalog(catalog)
+    store = FeatureStore(ws)
+    rng = np.random.default_rng(0)
+    for tid in catalog.track_ids:
+        store._write(store.path(tid), _mel(catalog, tid, rng))
+    from core.training.zeroshot import create_tag_split
+    split = create_tag_split(ws, seed=0, unseen_fraction=0.34)
+    models = {"won-perfect": FakeModel(variant="acoustic-random"), "won-random": FakeModel(seed=1, variant="noise"),
+              "lee-dis": FakeLee(variant="disentangled"), "vq": FakeVQ(variant="baseline"),
+              "muslse": FakeMuslse(variant="warp"), "mwe": FakeMwe(vocab_tags=split.seen, variant="tag")}
+    for name, model in models.items():
+        directory = ws.models_dir / name
+        directory.mkdir(parents=True)
+        (directory / "model.pt").write_bytes(b"weights of " + name.encode())
+        (directory / "config.json").write_text(json.dumps({"family": model.family, "variant": model.variant,
+                                                           "model": model.config, "word_embedding": None}))
+    return ws, models, split
+
+
+@pytest.fixture()
+def loader(monkeypatch, workspace):
+    ws, models, _ = workspace
+    calls = []
+
+    def load(ws_, name):
+        calls.append(name)
+        return models[name]
+
+    monkeypatch.setattr(run, "_load_model", load)
+    return calls
+
+
+def test_evaluate_workspace_writes_required_keys(workspace, loader):
+    ws, models, split = workspace
+    result = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    on_disk = json.loads(ws.evaluation_path.read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert {"models", "word_embeddings", "split", "created", "workspace_fingerprint"} <= set(on_disk)
+    assert on_disk["split"] == "test" and on_disk["workspace_fingerprint"] == ws.catalog.fingerprint()
+    assert set(on_disk["models"]) == set(models) and not on_disk["errors"]
+    for name, entry in on_disk["models"].items():
+        assert entry["family"] == models[name].family and entry["variant"] == models[name].variant
+        acc = entry["metrics"]["triplet_acc"]
+        assert set(acc["all_dims"]) == {"genre", "mood", "instrument", "tempo", "overall"}
+        assert 0.0 <= acc["track"] <= 1.0
+        assert set(entry["metrics"]["r_at_k"]) == {"1", "5", "10"}
+        assert entry["details"]["n_test_tracks"] == 16
+    tag_keys = {"roc_auc_tag", "pr_auc_tag", "roc_auc_clip", "p_at_10", "p_at_3", "p_at_6", "p_at_9", "p_at_12",
+                "p_at_15", "by_category"}
+    for name in ("won-perfect", "won-random", "muslse", "mwe"):
+        assert tag_keys <= set(on_disk["models"][name]["metrics"])
+    for name in ("lee-dis", "vq"):
+        assert "roc_auc_tag" not in on_disk["models"][name]["metrics"]
+
+    perfect = on_disk["models"]["won-perfect"]["metrics"]
+    assert perfect["roc_auc_tag"] > 0.99 and perfect["pr_auc_tag"] > 0.99 and perfect["roc_auc_clip"] > 0.99
+    assert set(perfect["by_category"]) == {"genre", "mood", "instrument"}
+    assert perfect["by_category"]["genre"]["roc_auc_tag"] > 0.99
+    assert "sub_dims" not in perfect["triplet_acc"]  # one subspace: omitted, not copied
+    noise = on_disk["models"]["won-random"]["metrics"]
+    assert noise["roc_auc_tag"] < 0.8 < perfect["roc_auc_tag"]
+
+    lee = on_disk["models"]["lee-dis"]["metrics"]["triplet_acc"]
+    for dim in ("genre", "mood", "instrument"):
+        assert lee["sub_dims"][dim] > 0.95 and lee["sub_dims"][dim] >= lee["all_dims"][dim]
+    assert lee["sub_dims"]["overall"] == pytest.approx(np.mean([lee["sub_dims"][d] for d in
+                                                                ("genre", "mood", "instrument", "tempo")]))
+    assert lee["track"] > 0.95  # identity bands make excerpts of one song close
+
+    mwe = on_disk["models"]["mwe"]["metrics"]
+    assert {"zeroshot_roc_auc_tag", "zeroshot_roc_auc_clip", "seen_roc_auc_tag"} <= set(mwe)
+    assert mwe["zeroshot_roc_auc_tag"] > 0.99
+    assert on_disk["models"]["mwe"]["details"]["n_unseen_tags"] == len(split.unseen)
+    assert "zeroshot_roc_auc_tag" not in perfect  # trained on every tag: nothing is unseen for it
+
+
+def test_cached_models_are_not_reevaluated(workspace, loader):
+    ws, models, _ = workspace
+    first = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    assert sorted(loader) == sorted(models)
+    loader.clear()
+    again = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    assert loader == [] and again["models"] == first["models"]
+    (ws.models_dir / "vq" / "model.pt").write_bytes(b"retrained")
+    run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    assert loader == ["vq"]
+    loader.clear()
+    run.evaluate_workspace(ws, n_triplets=N_TRIPLETS + 1, words=False)  # another protocol: everything again
+    assert sorted(loader) == sorted(models)
+    loader.clear()
+    subset = run.evaluate_workspace(ws, models=["lee-dis"], n_triplets=N_TRIPLETS, force=True, words=False)
+    assert loader == ["lee-dis"] and list(subset["models"]) == ["lee-dis"]
+
+
+def test_unknown_model_is_a_clear_error(workspace, loader):
+    ws, _, _ = workspace
+    with pytest.raises(VocabularyError, match="no trained model named"):
+        run.evaluate_workspace(ws, models=["nope"], words=False)
+
+
+def test_cli_writes_json_and_markdown(workspace, loader, tmp_path, capsys):
+    from core.cli import main
+
+    ws, _, _ = workspace
+    out = tmp_path / "out.json"
+    code = main(["evaluate", "--workspace", str(ws.root), "--json", str(out), "--models", "lee-dis", "vq",
+                 "--triplets", "500", "--no-words", "--markdown"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert set(data["models"]) == {"lee-dis", "vq"} and data["protocol"]["n_triplets"] == 500
+    text = capsys.readouterr().out
+    assert "Lee et al. Table 1" in text and "published, different dataset (MSD)" in text
+    assert not ws.evaluation_path.exists()
+
+
+def test_report_tables_shapes(workspace, loader):
+    ws, _, _ = workspace
+    tables = results_tables(run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False))
+    assert list(tables["query_by_tag"].columns) == ["model", "family", "variant", "PR-AUC", "P@10",
+                                                    "ROC-AUC (tag)", "ROC-AUC (clip)"]
+    assert len(tables["query_by_tag"]) == 4
+    triplets = tables["triplets"]
+    assert list(triplets.columns) == ["space", "model", "variant", "Genre", "Mood", "Instruments", "Tempo", "Overall"]
+    assert (triplets["space"] == "all dimensions").sum() == 6 and (triplets["space"] == "sub-dimensions").sum() == 1
+    assert tables["tag_prediction"].shape == (4, 8) and tables["query_by_track"].shape == (6, 6)
+    assert list(tables["zero_shot"]["model"]) == ["mwe"]
+    assert "word_embeddings" not in tables  # no rows, left out
+    assert tables["by_category"].shape == (4, 7)
+
+
+def test_published_numbers_and_markdown():
+    published = published_numbers()
+    won = {row[0]: row[1:] for row in published["query_by_tag"]["rows"]}
+    assert won == {"random": [0.1658, 0.2990], "balanced": [0.1675, 0.3160], "balanced-weighted": [0.1852, 0.3500]}
+    lee = published["triplets"]
+    for row in lee["rows"]:
+        assert len(row) == len(lee["columns"])
+        assert row[-1] == pytest.approx(np.mean(row[2:6]), abs=6e-4)  # Overall is the mean of the four
+    assert all(p["label"].startswith("published, different") for p in published.values())
+    text = markdown_report({"models": {}, "word_embeddings": {}, "split": "test"})
+    assert "No evaluated model" in text and "| random | 0.1658 | 0.2990 |" in text
