@@ -5,16 +5,21 @@ Protected by the researcher password (Streamlit secret ``listening_password`` or
 """
 
 import io
+import json
+import math
+from pathlib import Path
 
 import streamlit as st
 
 from core.catalog import SIMILARITY_DIMENSIONS
 from core.errors import TagspaceError
+from core.paths import confined_path
 from core.listening.access import (AccessDenied, app_base_url, check_password, create_raters, rater_link,
                                    researcher_password)
 from core.listening.analysis import LEE_THRESHOLD, build_report, workspace_embedders
 from core.listening.db import open_db
-from core.listening.design import OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test, trials_frame
+from core.listening.design import (OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test, model_versions,
+                                   trials_frame)
 from core.listening.export import plays_frame
 from core.listening.session import list_tests
 from core.workspace import Workspace
@@ -27,6 +32,12 @@ SOURCE_LABELS = {"random": "Random triplets per dimension", "retrieval": "From a
 @st.cache_resource(show_spinner=False)
 def _db(root: str):
     return open_db(Workspace.open(root))
+
+
+@st.cache_resource(show_spinner="Loading models…")
+def _embedders(_ws, root: str, versions: str):
+    """The workspace's models, kept with their excerpt-embedding caches (reloaded when a model changes)."""
+    return workspace_embedders(_ws)
 
 
 def _login() -> bool:
@@ -84,7 +95,7 @@ def _design_tab(ws, db) -> None:
     path = None
     if upload is not None:
         (ws.listening_dir / "imports").mkdir(parents=True, exist_ok=True)
-        path = ws.listening_dir / "imports" / upload.name
+        path = confined_path(ws.listening_dir / "imports", Path(upload.name).name)
         path.write_bytes(upload.getvalue())
     design = StudyDesign(name=name, source=source, question=question, n_trials=int(n_trials),
                          dimensions=tuple(dims or SIMILARITY_DIMENSIONS), models=tuple(chosen or ()),
@@ -116,6 +127,10 @@ def _raters_tab(db) -> None:
         _show_links(create_raters(db, test_id, int(n)), test_id)
 
 
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
 def _report_tab(ws, db) -> None:
     test_id = _pick_test(db, "report-test")
     if test_id is None:
@@ -124,18 +139,19 @@ def _report_tab(ws, db) -> None:
     score = st.checkbox(f"Score the workspace's models ({len(ws.model_names())})", False,
                         help="embeds every clip excerpt with every model; slow for large tests")
     with st.spinner("Computing…"):
-        report = build_report(db, test_id, threshold, workspace_embedders(ws) if score else None)
+        embedders = _embedders(ws, str(ws.root), json.dumps(model_versions(ws), sort_keys=True)) if score else None
+        report = build_report(db, test_id, threshold, embedders)
     s = report["summary"]
     cols = st.columns(6)
     cols[0].metric("Answers", s["answers"])
     cols[1].metric("Raters", s["raters"])
-    cols[2].metric("Agreement with majority", f"{s['percent_agreement_with_majority']:.3f}")
-    cols[3].metric("Fleiss' kappa", f"{s['fleiss_kappa']:.3f}")
-    cols[4].metric("Krippendorff's alpha", f"{s['krippendorff_alpha']:.3f}")
+    cols[2].metric("Agreement with majority", _fmt(s["percent_agreement_with_majority"]))
+    cols[3].metric("Fleiss' kappa", _fmt(s["fleiss_kappa"]), help="needs the same number of ratings per trial")
+    cols[4].metric("Krippendorff's alpha", _fmt(s["krippendorff_alpha"]), help="nominal, missing ratings allowed")
     cols[5].metric(f"Trials >= {threshold}", s["trials_above_threshold"])
     if score:
         st.subheader("Model vs. human (95% Wilson intervals)")
-        st.caption(f"Human ceiling on the same trials: {s['human_ceiling']:.3f}")
+        st.caption(f"Human ceiling on the same trials: {_fmt(s['human_ceiling'])}")
         st.dataframe(report["models"], hide_index=True)
     st.subheader("Raters")
     st.dataframe(report["raters"], hide_index=True)

@@ -18,9 +18,15 @@ from core.listening.session import (clip_data_url, get_test, give_consent, headp
 from core.workspace import Workspace
 from pages._common import show_error, workspace
 
+
 @st.cache_resource(show_spinner=False)
 def _db(root: str):
     return open_db(Workspace.open(root))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _clip(_ws, root: str, track_id: str, start: float, length: float) -> str:
+    return clip_data_url(_ws, track_id, start, length)
 
 
 def _consent(db, session_id: str) -> None:
@@ -60,7 +66,7 @@ def _trial(ws, db, session_id: str) -> None:
         return
     st.progress((view.index - 1) / view.total, text=f"Trial {view.index} of {view.total}")
     st.markdown(question_text(view.question))
-    clips = {name: clip_data_url(ws, tid, start, view.clip_seconds) for name, (tid, start) in view.clips.items()}
+    clips = {name: _clip(ws, str(ws.root), tid, start, view.clip_seconds) for name, (tid, start) in view.clips.items()}
     value = triplet_player(view.trial_id, clips, view.plays, view.must_play_both,
                            key=f"player-{session_id}-{view.trial_id}")
     if not value or value.get("trial_id") != view.trial_id:

@@ -233,3 +233,67 @@ def test_published_numbers_and_markdown():
     assert all(p["label"].startswith("published, different") for p in published.values())
     text = markdown_report({"models": {}, "word_embeddings": {}, "split": "test"})
     assert "No evaluated model" in text and "| random | 0.1658 | 0.2990 |" in text
+
+
+def test_word_embeddings_are_evaluated_and_cached(workspace, loader, monkeypatch):
+    ws, _, _ = workspace
+    import core.words.evaluate as words_evaluate
+
+    ws.words_dir.mkdir(parents=True, exist_ok=True)
+    (ws.words_dir / "toy.json").write_text(json.dumps({"domain": "musical", "dim": 4}))
+    (ws.words_dir / "toy.kv").write_bytes(b"vectors")
+    calls = []
+
+    def fake(ws_, name):
+        calls.append(name)
+        return {"domain": "musical", "label": "toy", "metrics": {"ndcg30_tag_rank": 0.5, "parts": {"ctn": 0.25}}}
+
+    monkeypatch.setattr(words_evaluate, "evaluate_word_embedding", fake)
+    first = run.evaluate_workspace(ws, models=["vq"], n_triplets=N_TRIPLETS)
+    assert first["word_embeddings"]["toy"]["domain"] == "musical"
+    assert first["word_embeddings"]["toy"]["metrics"]["ndcg30_tag_rank"] == 0.5
+    run.evaluate_workspace(ws, models=["vq"], n_triplets=N_TRIPLETS)
+    assert calls == ["toy"]  # unchanged files: cached
+    (ws.words_dir / "toy.kv").write_bytes(b"other vectors")
+    table = results_tables(run.evaluate_workspace(ws, models=["vq"], n_triplets=N_TRIPLETS))["word_embeddings"]
+    assert calls == ["toy", "toy"]
+    assert list(table.columns) == ["word embedding", "domain", "ndcg30_tag_rank", "parts.ctn"]
+
+
+def test_tags_a_model_cannot_encode_are_dropped_and_named(workspace):
+    from core.evaluation.tagging import evaluate_tagging
+
+    ws, _, _ = workspace
+
+    class Partial(FakeModel):
+        def encode_terms(self, terms, words=None):
+            if "waltz" in terms:
+                raise VocabularyError("no vector for 'waltz'")
+            return super().encode_terms(terms, words)
+
+    ids = ws.catalog.split_ids("test")
+    vectors = np.stack([Partial().encode_track(FeatureStore(ws).mel(t)) for t in ids])
+    metrics, details = evaluate_tagging(Partial(), ws.catalog, ids, vectors)
+    assert details["tags_not_encoded"] == ["waltz"] and details["n_tags"] == len(BANDS) - 1
+    assert metrics["roc_auc_tag"] > 0.99
+
+
+def test_batched_excerpts_equal_encode_track(workspace):
+    from core.evaluation.similarity import excerpt_embeddings
+
+    from core.audio import evaluation_crops
+
+    class EightCrops(FakeMuslse):  # Won-like inputs: 8 zero-padded 173-frame copies of a 3 s excerpt
+        def track_inputs(self, mel):
+            return torch.from_numpy(evaluation_crops(mel, 173, 8))
+
+    ws, _, _ = workspace
+    store = FeatureStore(ws)
+    excerpts = [("t00", 0), ("t00", 65), ("t01", 195), ("t02", 300)]  # the last runs past the end: zero-padded
+    for model in (FakeModel(seed=3), EightCrops(seed=4)):
+        got = excerpt_embeddings(model, store.mel, excerpts, batch_size=3)
+        for tid, start in excerpts:
+            crop = np.zeros((128, EXCERPT_FRAMES), np.float32)
+            piece = store.mel(tid)[:, start:start + EXCERPT_FRAMES]
+            crop[:, :piece.shape[1]] = piece
+            np.testing.assert_allclose(got[(tid, start)], model.encode_track(crop), rtol=1e-5, atol=1e-6)

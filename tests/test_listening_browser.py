@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from core.listening.access import create_raters
+from core.listening.analysis import answers_frame
 from core.listening.db import open_db
 from core.listening.design import StudyDesign, create_test, trials_frame
 from core.listening.session import next_trial, session_info, start_session
@@ -23,9 +24,12 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse"
 
 
-def _player(page):
-    frame = page.frame_locator("iframe[title*='tagspace_triplet_player']")
-    frame.locator("#answer-A").wait_for(timeout=30_000)
+def _player(page, trial_id: int):
+    """The player iframe of this trial (the previous trial's may linger for a moment)."""
+    selector = "iframe[title*='tagspace_triplet_player']"
+    page.wait_for_function(f"document.querySelectorAll(\"{selector}\").length === 1", timeout=30_000)
+    frame = page.frame_locator(selector)
+    frame.locator(f"body[data-trial='{trial_id}'] #answer-A").wait_for(timeout=30_000)
     return frame
 
 
@@ -39,7 +43,7 @@ def _play_all(frame) -> None:
 def _answer_one(page, db, sid, trials, index: int, total: int) -> None:
     page.get_by_text(f"Trial {index} of {total}").wait_for(timeout=30_000)
     view = next_trial(db, sid)
-    frame = _player(page)
+    frame = _player(page, view.trial_id)
     assert frame.locator("#answer-A").is_disabled()  # must play both first
     _play_all(frame)
     row = trials.loc[view.trial_id]
@@ -62,6 +66,10 @@ def test_full_rater_session_with_reload_and_report(chromium, tmp_path, monkeypat
     with streamlit_server(ws.root, env={"TAGSPACE_RESEARCHER_PASSWORD": PASSWORD}) as url:
         page = chromium.new_page()
         try:
+            # The first script run of a fresh server answers any non-default URL with "Page not
+            # found" (Streamlit 1.67, seen here): load the main page once first.
+            page.goto(url)
+            wait_for_app(page)
             page.goto(f"{url}/rate?test={test_id}&rater={token}")
             wait_for_app(page)
             page.get_by_role("button", name="I agree, start").click()
@@ -77,8 +85,6 @@ def test_full_rater_session_with_reload_and_report(chromium, tmp_path, monkeypat
 
             rows = session_info(db, sid)
             assert rows["answered"] == total and rows["consent_at"] is not None
-            from core.listening.analysis import answers_frame
-
             answers = answers_frame(db, test_id)
             assert len(answers) == total and answers["trial_id"].is_unique
             assert (answers[["plays_anchor", "plays_a", "plays_b"]] >= 1).all().all()

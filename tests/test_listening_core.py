@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 from sqlalchemy import func, select, text
 
 from core.cli import main as cli_main
@@ -17,8 +19,9 @@ from core.listening.analysis import ExcerptEmbedder, build_report
 from core.listening.db import LATEST_VERSION, answers, database_url, open_db, raters, schema_version
 from core.listening.design import StudyDesign, build_trials, create_test, trials_frame
 from core.listening.export import export_test
-from core.listening.session import (get_test, headphone_tone, headphone_trials, next_trial, record_answer,
-                                    record_headphone_check, record_plays, session_info, start_session)
+from core.listening.session import (get_test, headphone_tone, headphone_trials, list_tests, next_trial,
+                                    record_answer, record_headphone_check, record_plays, session_info,
+                                    start_session)
 from tests.test_listening_fixtures import listening_db, listening_ws  # noqa: F401 (fixtures)
 
 PLAYED = {"A": [{"heard_full": True, "listened_s": 3.0}], "B": [{"heard_full": False, "listened_s": 1.0}]}
@@ -90,16 +93,14 @@ def test_retrieval_and_disagreement_sources(listening_ws):
     ids = listening_ws.catalog.track_ids
     rng = np.random.default_rng(0)
     for name in ("m1", "m2"):
-        (listening_ws.models_dir / name).mkdir(parents=True)
-        (listening_ws.models_dir / name / "config.json").write_text(json.dumps({"family": "lee"}))
         folder = listening_ws.embeddings_dir / name
         folder.mkdir(parents=True)
         (folder / "track_ids.json").write_text(json.dumps(ids))
-        np.save(folder / "tracks.npy", rng.normal(size=(len(ids), 8)).astype(np.float32))
+        vectors = rng.normal(size=(len(ids), 8))
+        np.save(folder / "tracks.npy", (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32))
     rows = build_trials(listening_ws, StudyDesign(name="r", source="retrieval", models=("m1",), n_trials=4,
                                                   n_catch=0, repeat_fraction=0))
     vecs = np.load(listening_ws.embeddings_dir / "m1" / "tracks.npy")
-    vecs = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
     index = {t: i for i, t in enumerate(ids)}
     for r in rows:
         near = r[f"{r['origin']['model_prefers']}_id"]
@@ -191,8 +192,6 @@ def test_headphone_check(listening_ws, listening_db):
     assert not record_headphone_check(listening_db, sid, orders, wrong_two)
     assert record_headphone_check(listening_db, sid, orders, [(right[0] + 1) % 3] + right[1:])
     assert session_info(listening_db, sid)["headphone_score"] == 5
-    import io
-    import soundfile as sf
     anti, _ = sf.read(io.BytesIO(headphone_tone("antiphase")))
     quiet, _ = sf.read(io.BytesIO(headphone_tone("quiet")))
     assert np.allclose(anti[:, 0], -anti[:, 1], atol=1e-4)
@@ -285,6 +284,7 @@ def test_cli_migrate_create_report_export(listening_ws, tmp_path, capsys):
     assert cli_main(["listening", "report", "--workspace", root, "--test", test_id, "--models", "", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["summary"]["answers"] == len(session_info(db, sid)["trial_order"])
+    assert report["summary"]["percent_agreement_with_majority"] is None  # one rater: no agreement to measure
     assert cli_main(["listening", "export", "--workspace", root, "--test", test_id, "--out", str(tmp_path / "x"),
                      "--format", "csv"]) == 0
     assert len(capsys.readouterr().out.split()) == 3
@@ -293,3 +293,51 @@ def test_cli_migrate_create_report_export(listening_ws, tmp_path, capsys):
     assert get_test(db, test_id)["design"]["n_trials"] == 4
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(answers)).scalar_one() > 0
+
+
+# ------------------------------------------------------------------ pages
+def _app(page: str, ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("TAGSPACE_WORKSPACE", str(ws.root))
+    return AppTest.from_file(f"../pages/{page}", default_timeout=60)
+
+
+def test_rater_page_link_consent_and_headphone_check(listening_ws, listening_db, monkeypatch):
+    test_id = _make_test(listening_db, listening_ws, headphone_check=True)
+    (rid, token), = create_raters(listening_db, test_id, 1)
+    at = _app("listening_rate.py", listening_ws, monkeypatch)
+    at.query_params.update({"test": test_id, "rater": "forged"})
+    at.run()
+    assert "not valid" in at.error[0].value and not at.button
+    at.query_params["rater"] = token
+    at.run()
+    at.button[0].click().run()  # "I agree, start"
+    orders = headphone_trials(int(get_test(listening_db, test_id)["seed"]))
+    assert len(at.radio) == 6
+    for radio, order in zip(at.radio, orders):
+        radio.set_value(order.index("quiet") + 1)
+    at.button[0].click().run()  # "Continue"
+    info = session_info(listening_db, start_session(listening_db, test_id, rid))
+    assert info["consent_at"] and info["headphone_score"] == 6 and info["headphone_passed"]
+    assert any("more similar" in m.value for m in at.markdown)
+
+
+def test_researcher_page_needs_the_password(listening_ws, listening_db, monkeypatch):
+    monkeypatch.setenv("TAGSPACE_RESEARCHER_PASSWORD", "s3cret")
+    _make_test(listening_db, listening_ws)
+    at = _app("listening_design.py", listening_ws, monkeypatch)
+    at.run()
+    assert not at.tabs
+    at.text_input[0].input("guess")
+    at.button[0].click().run()
+    assert "wrong password" in at.error[0].value and not at.tabs
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    assert [t.label for t in at.tabs] == ["Design", "Rater links", "Report"]
+    assert any(m.label == "Answers" and m.value == "0" for m in at.metric)
+    next(b for b in at.button if b.label == "Create test").click().run()
+    assert not at.error and "Created test" in at.success[0].value
+    tests = list_tests(listening_db)
+    assert len(tests) == 2 and tests[0]["name"] == "listening test"
+    assert len(trials_frame(listening_db, tests[0]["test_id"])) == 20 + 2 + 2  # main, catch, 10% repeats

@@ -32,7 +32,7 @@ def bags(n: int = 3) -> torch.Tensor:
 def test_scores_are_inner_products_of_the_linear_song_map():
     model = make_model(0)
     x = bags()
-    hist = model.histograms(x)
+    hist = model.features(x)
     assert torch.allclose(hist.norm(dim=1), torch.ones(3))
     song = model.encode_audio(x)
     assert torch.allclose(song, hist @ model.song[0], atol=1e-6)  # Phi(s) = V s
@@ -80,6 +80,28 @@ def test_text_side_knows_only_training_tags_and_artists():
         model.encode_terms(["rock", "disco"])
     with pytest.raises(VocabularyError):
         model.encode_terms(["a1"])  # artists need their marker
+
+
+def test_a_trained_cnn_can_be_the_frozen_input(synthetic_ws):  # noqa: F811
+    from core.models.mwe import MweModel
+
+    torch.manual_seed(0)
+    cnn = MweModel({"word_dim": 16, "dim": 12, "width": 0.125})
+    cnn.vocab = {"tags": []}
+    save_checkpoint(synthetic_ws.models_dir / "cnn", cnn, {"train": {}, "best": None}, cnn.vocab)
+    overrides = {"input_model": "cnn", "dim": 8, "epochs": 1, "steps_per_epoch": 4, "batch_size": 8,
+                 "device": "cpu"}
+    train_model(synthetic_ws, "muslse-cnn", "muslse", overrides)
+    model = load_model(synthetic_ws, "muslse-cnn")
+    assert model.cfg.frontend == "mwe" and model.cfg.n_features == 12
+    assert not any(p.requires_grad for p in model.frontend.parameters())
+    mel = np.random.default_rng(0).random((128, 400)).astype(np.float32)
+    crops = model.track_inputs(mel)
+    assert crops.shape == (8, 128, 130)
+    expected = torch.nn.functional.normalize(cnn.encode_audio(crops), dim=1).mean(dim=0) @ model.song[0]
+    assert np.allclose(model.encode_track(mel), expected.detach().numpy(), atol=1e-5)
+    with pytest.raises(ParameterError, match="not a codebook"):
+        model.set_codebook(np.zeros((12, 39)), np.zeros(39), np.ones(39))
 
 
 def test_precision_at_k():

@@ -34,7 +34,7 @@ def _tag_data(n_train=48, n_valid=12, frames=200, seed=0):
                                valid_specs=valid_specs, valid_matrix=valid_matrix)
 
 
-WON_FAST = dict(width=0.0625, batch_size=16, steps_per_epoch=8, epochs=4, lr=3e-3, patience=10, device="cpu")
+WON_FAST = dict(width=0.0625, batch_size=16, steps_per_epoch=6, epochs=3, lr=3e-3, patience=10, device="cpu", threads=1)
 
 
 def test_won_learns_synthetic_tags(tmp_path):
@@ -65,23 +65,25 @@ def test_won_hybrid_branch_trains(tmp_path):
     assert np.isfinite(result["history"][0]["loss"])
 
 
-def test_resume_matches_uninterrupted_run(tmp_path):
-    data, config = _tag_data(), WonConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 4})
-    straight = won_trainer.fit_data(data, config, tmp_path / "a", "a")
-
-    run = won_trainer.build_run(data, config, tmp_path / "b", "b")
-    calls = {"n": 0}
-    validate = run.validate
+def _interrupt_at_validation(run, n: int):
+    """Make the ``n``-th validation raise KeyboardInterrupt (an interrupted run)."""
+    validate, calls = run.validate, {"n": 0}
 
     def interrupted(model, device):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == n:
             raise KeyboardInterrupt
         return validate(model, device)
 
     run.validate = interrupted
     with pytest.raises(KeyboardInterrupt):
         train(run)
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    data, config = _tag_data(), WonConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 4})
+    straight = won_trainer.fit_data(data, config, tmp_path / "a", "a")
+    _interrupt_at_validation(won_trainer.build_run(data, config, tmp_path / "b", "b"), 2)
     assert (tmp_path / "b" / STATE_FILE).exists()  # one epoch done, resumable
     resumed = won_trainer.fit_data(data, config, tmp_path / "b", "b", resume=True)
     assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in straight["history"]], rel=1e-5)
@@ -92,17 +94,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
 def test_resume_refuses_a_different_config(tmp_path):
     data, config = _tag_data(), WonConfig(**{**WON_FAST, "epochs": 2, "steps_per_epoch": 2})
-    run = won_trainer.build_run(data, config, tmp_path / "c", "c")
-    run.validate = lambda model, device: (_ for _ in ()).throw(KeyboardInterrupt)
-    with pytest.raises(KeyboardInterrupt):
-        train(run)
-    # the interrupted epoch never finished; finish one properly to leave a train state
-    (tmp_path / "c" / STATE_FILE).unlink(missing_ok=True)
-    run = won_trainer.build_run(data, config, tmp_path / "c", "c")
-    real = run.validate
-    run.validate = lambda model, device, n=iter(range(9)): real(model, device) if next(n) == 0 else (_ for _ in ()).throw(KeyboardInterrupt)
-    with pytest.raises(KeyboardInterrupt):
-        train(run)
+    _interrupt_at_validation(won_trainer.build_run(data, config, tmp_path / "c", "c"), 2)
     with pytest.raises(CheckpointError, match="lr"):
         won_trainer.fit_data(data, config.replace(lr=1e-2), tmp_path / "c", "c", resume=True)
 
@@ -125,7 +117,7 @@ def test_config_rejects_unknown_and_bad_values():
     assert LeeConfig.from_dict({"masks": False}).variant == "category"
 
 
-def _similarity_data(n_train=24, n_valid=12, frames=300, seed=0):
+def _similarity_data(n_train=20, n_valid=12, frames=260, seed=0):
     """Genre lights a band; tempo is the period of a pulse across all bands."""
     rng = np.random.default_rng(seed)
 
@@ -151,10 +143,42 @@ def _similarity_data(n_train=24, n_valid=12, frames=300, seed=0):
 @pytest.mark.parametrize("variant", [{"masks": True, "track_reg": True}, {"masks": False}])
 def test_lee_learns_synthetic_similarity(tmp_path, variant):
     config = LeeConfig(width=0.0625, batch_size=12, steps_per_epoch=6, epochs=3, lr=3e-3, valid_triplets=60,
-                       device="cpu", **variant)
+                       device="cpu", threads=1, **variant)
     result = lee_trainer.fit_data(_similarity_data(), config, tmp_path / "lee", "lee")
     losses = [h["loss"] for h in result["history"]]
     assert losses[-1] < losses[0]
     assert result["best"]["value"] > 0.5
     saved = json.loads((tmp_path / "lee" / "config.json").read_text())
     assert saved["family"] == "lee" and saved["variant"] == config.variant
+
+
+def test_unvalidatable_run_keeps_latest_weights(tmp_path):
+    config = WonConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 1, "patience": 1})
+    run = won_trainer.build_run(_tag_data(), config, tmp_path / "n", "n")
+    run.validate = lambda model, device: float("nan")
+    result = train(run)
+    assert not result["stopped_early"] and result["epochs"] == 3
+    saved = json.loads((tmp_path / "n" / "config.json").read_text())
+    assert saved["best"]["value"] is None and saved["best"]["epoch"] == 3  # the latest epoch
+
+
+def test_demo_presets_resolve_to_valid_configs():
+    from core.training.config import MfccVqConfig
+    from core.training.demo import DEMO_MODELS
+    from core.training.presets import resolve
+    from core.training.runner import FAMILY_TRAINERS
+
+    classes = {"won": WonConfig, "lee": LeeConfig, "mfcc_vq": MfccVqConfig}
+    variants = set()
+    for name in DEMO_MODELS:
+        for size in ("tiny", "default", "paper"):
+            family, overrides = resolve(name, size)
+            assert family in FAMILY_TRAINERS
+            if family in classes:
+                config = classes[family].from_dict(overrides)
+                variants.add((family, config.variant, getattr(config, "word_embedding", None)))
+    assert {("won", "acoustic-random", "glove-6b-50d"), ("won", "acoustic-balanced", "glove-6b-50d"),
+            ("won", "acoustic-balanced-weighted", "glove-6b-50d"),
+            ("won", "acoustic-balanced-weighted", "music-skipgram"),
+            ("lee", "disentangled", None), ("lee", "disentangled-trackreg", None), ("lee", "category", None)} <= variants
+    assert resolve("won-random", "paper")[1] == {"sampler": "random"}  # paper size: the config defaults

@@ -56,7 +56,7 @@ def test_corpus_is_deterministic_and_seed_dependent(tmp_path):
     a, b = build_music_corpus(ws, seed=3, n_walks=300), build_music_corpus(ws, seed=3, n_walks=300)
     assert a.sentences == b.sentences and a.digest() == b.digest()
     assert build_music_corpus(ws, seed=4, n_walks=300).digest() != a.digest()
-    assert set(a.sources) == {"tracks", "genre_walks", "genre_groups", "glossary"}
+    assert set(a.sources) == {"tracks", "genre_walks", "genre_groups", "glossary", "general_text"}
     assert sum(a.sources.values()) == a.n_tokens
 
 

@@ -168,6 +168,10 @@ def test_other_bad_inputs(tmp_path, ws):
     gz.write_bytes(gzip.compress(b"3 2\na 1 2\n")[:-12])
     with pytest.raises(DataError, match="bad.txt.gz"):
         read_vectors(gz, "word2vec-text")
+    nan = tmp_path / "nan.txt"
+    nan.write_text("a 1 2\nb nan 2\n")
+    with pytest.raises(DataError, match="nan.txt: vector of 'b' \\(row 2\\) contains NaN"):
+        read_vectors(nan)
     with pytest.raises(ParameterError, match="unknown word-vector format"):
         read_vectors(junk, "fasttext")
     with pytest.raises(ParameterError, match="invalid word-embedding name"):

@@ -20,10 +20,12 @@ each collection.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -156,14 +158,22 @@ def _pretty_title(path: str) -> str:
     return stem.replace("bwv", "BWV ").replace("movement", "movement ").strip()
 
 
-def candidate_pieces(collection: Collection, bundle) -> list[Piece]:
-    """All pieces of ``collection`` in the metadata bundle, sorted by id."""
+def index_bundle(bundle) -> dict[str, list]:
+    """Group metadata entries by corpus directory: ``{dir: [(path, entry), ...]}``."""
+    by_dir: dict[str, list] = {}
+    for entry in bundle:
+        path = str(entry.sourcePath)  # a costly property: read it once per entry
+        by_dir.setdefault(path.split("/", 1)[0], []).append((path, entry))
+    return by_dir
+
+
+def candidate_pieces(collection: Collection, by_dir: dict[str, list]) -> list[Piece]:
+    """All pieces of ``collection`` in the indexed metadata bundle (:func:`index_bundle`), sorted by id."""
     pieces: dict[str, Piece] = {}
     numbered_paths = set()
-    for entry in bundle:
-        path = str(entry.sourcePath)
+    for path, entry in (pe for top in collection.dirs for pe in by_dir.get(top, [])):
         top = path.split("/", 1)[0]
-        if top not in collection.dirs or path.rsplit(".", 1)[-1] not in collection.exts:
+        if path.rsplit(".", 1)[-1] not in collection.exts:
             continue
         if collection.path_filter not in path or any(x in path for x in collection.exclude):
             continue
@@ -171,8 +181,9 @@ def candidate_pieces(collection: Collection, bundle) -> list[Piece]:
         meta = entry.metadata
         title = (getattr(meta, "title", None) or "") if meta is not None else ""
         title = " ".join(title.split()).rstrip(".") or _pretty_title(path)
-        if title.isupper():
-            title = title.title()
+        title = re.sub(r"(?<=\w):(?=[\w-])", "", title)  # Ryan's ABC marks some letters "t:h"
+        if path.endswith(".abc") and title.isupper():  # Ryan's shouts some titles
+            title = " ".join(w.capitalize() for w in title.lower().split())
         piece = Piece(collection.key, path, number, title, collection.dirs[top][0])
         pieces[piece.piece_id] = piece
         if number is not None:
@@ -204,15 +215,20 @@ class Plan:
 
 
 def plan_corpus(size: str, seed: int, bundle=None) -> Plan:
-    """Pieces, reserves and per-clip choices for a demo size and seed (deterministic)."""
+    """Pieces, reserves and per-clip choices for a demo size and seed (deterministic).
+
+    ``bundle`` is a list of music21 metadata entries (default: the core corpus bundle).
+    """
     if bundle is None:
         from music21 import corpus
-        bundle = corpus.corpora.CoreCorpus().metadataBundle
+        # one slice: iterating a MetadataBundle rebuilds its entry list per item
+        bundle = corpus.corpora.CoreCorpus().metadataBundle[:]
+    by_dir = index_bundle(bundle)
     seconds = SECONDS[size]
     jobs, reserves, n_track = [], {}, 0
     for coll in COLLECTIONS:
         n_pieces, per_piece = coll.sizes[size]
-        pool = candidate_pieces(coll, bundle)
+        pool = candidate_pieces(coll, by_dir)
         _rng(seed, coll.key, "pieces").shuffle(pool)
         if n_pieces > len(pool):
             raise DataError(f"collection {coll.key!r} has {len(pool)} pieces, {n_pieces} asked; "
@@ -238,7 +254,7 @@ def _spec(job: Job, slot: Slot) -> dict:
 
 # ------------------------------------------------------------------ the worker
 def _init_worker(scratch: str) -> None:
-    """Point music21's parse cache (``$TMPDIR/music21``) inside the workspace."""
+    """Make ``scratch`` the temporary directory, so music21's parse cache is ``scratch/music21``."""
     os.makedirs(scratch, exist_ok=True)
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
@@ -298,6 +314,11 @@ def _excerpt_key(score, start_ql: float, length_ql: float, loop_ql: float | None
     return f"{key.tonic.name} {key.mode}", key.mode
 
 
+def _clip_title(job: Job, k: int) -> str:
+    n = len(job.slots)
+    return job.piece.title if n == 1 else f"{job.piece.title} ({k + 1}/{n})"
+
+
 def render_job(job: Job, audio_root: str, clips_dir: str) -> list[dict]:
     """Render every clip of ``job``; returns their records (raises on failure)."""
     from music21 import corpus, meter
@@ -320,31 +341,37 @@ def render_job(job: Job, audio_root: str, clips_dir: str) -> list[dict]:
         length_ql = job.seconds / sec_per_ql
         # clip k of n starts in the k-th part of the piece, on a measure line
         lo, hi = k * len(starts) // len(job.slots), (k + 1) * len(starts) // len(job.slots)
-        fits = [s for s in starts[lo:max(hi, lo + 1)] if s + length_ql <= total_ql]
+        fits = [i for i in range(lo, max(hi, lo + 1)) if starts[i] + length_ql <= total_ql]
+        loop_ql = None
         if fits:
-            start_ql, loop_ql = rng.choice(fits), None
+            first = rng.choice(fits)
+            start_ql = starts[first]
         elif short and len(job.slots) == 1:
             start_ql, loop_ql = 0.0, total_ql  # a short tune is played through again
         else:
             raise DataError(f"piece too short for a {job.seconds:g} s clip at {bpm} bpm")
         if loop_ql is not None and total_ql * sec_per_ql < 2.0:
             raise DataError("piece shorter than 2 s")
-        key_name, mode = _excerpt_key(perf, start_ql, length_ql, loop_ql)
+        excerpt, offset_ql = perf, start_ql
+        if not short:  # convert only the measures heard: whole long scores are slow to convert
+            last = next((i for i, s in enumerate(starts) if s >= start_ql + length_ql), len(starts))
+            excerpt = copy.deepcopy(perf.measures(first, last + 1, indicesNotNumbers=True))
+            offset_ql = 0.0
+        key_name, mode = _excerpt_key(excerpt, offset_ql, length_ql, loop_ql)
         programs = [tagging.instrument_program(t) for t in slot.instruments]
-        used = slot.instruments if len(perf.parts) > 1 else slot.instruments[:1]
-        midi = score_to_midi(prepare_score(perf, programs, bpm, beat_quarters))
-        y = render_midi(midi, start_ql * sec_per_ql, job.seconds,
+        used = slot.instruments if len(excerpt.parts) > 1 else slot.instruments[:1]
+        midi = score_to_midi(prepare_score(excerpt, programs, bpm, beat_quarters))
+        y = render_midi(midi, offset_ql * sec_per_ql, job.seconds,
                         loop_seconds=None if loop_ql is None else loop_ql * sec_per_ql)
         rel = f"{slot.track_id}.ogg"
         write_ogg(Path(audio_root) / rel, y, SAMPLE_RATE)
-        title = job.piece.title if len(job.slots) == 1 else f"{job.piece.title} ({k + 1}/{len(job.slots)})"
         genres = list(coll.genres)
         tune = tagging.tune_type(job.piece.title) if coll.tune_types else None
         if tune:
             genres.append(tune)
         record = {
             "spec": _spec(job, slot), "track_id": slot.track_id, "artist_id": job.piece.artist_id,
-            "title": title, "audio_path": rel, "duration": job.seconds, "bpm": bpm,
+            "title": _clip_title(job, k), "audio_path": rel, "duration": job.seconds, "bpm": bpm,
             "collection": coll.key, "piece_id": job.piece.piece_id, "start_seconds": round(start_ql * sec_per_ql, 3),
             "key": key_name, "mode": mode, "time_signature": ts.ratioString if ts is not None else None,
             "tags": {"genre": genres, "instrument": sorted(set(used)), "tempo": tagging.tempo_tags(bpm),
@@ -372,7 +399,7 @@ def _write_json(path: Path, obj) -> None:
 def _done(job: Job, audio_root: Path, clips_dir: Path) -> list[dict] | None:
     """The job's records if every clip is already made with the same spec, else None."""
     records = []
-    for slot in job.slots:
+    for k, slot in enumerate(job.slots):
         path = clips_dir / f"{slot.track_id}.json"
         try:
             rec = json.loads(path.read_text())
@@ -380,6 +407,7 @@ def _done(job: Job, audio_root: Path, clips_dir: Path) -> list[dict] | None:
             return None
         if rec.get("spec") != _spec(job, slot) or not audio_ok(audio_root / rec["audio_path"], job.seconds):
             return None
+        rec["title"] = _clip_title(job, k)  # titles are not part of the audio recipe
         records.append(rec)
     return records
 
@@ -468,7 +496,7 @@ def build_corpus(ws, demo, progress: Progress) -> None:
     workers = max(1, min(2, os.cpu_count() or 1, len(pending)))
     if pending:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(str(ws.cache_dir / "music21"),)) as pool:
+                                 initargs=(str(ws.cache_dir),)) as pool:
             while pending:
                 jobs = dict(pending)
                 futures = {pool.submit(_render_job_safe, job, str(audio_root), str(clips_dir)): i

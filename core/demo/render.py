@@ -62,13 +62,14 @@ def _soundfont_bytes() -> bytes:
 
 # ---------------------------------------------------------------- the score
 def prepare_score(score, programs: list[int], bpm: float, beat_quarters: float):
-    """Return a copy of ``score`` ready for MIDI conversion.
+    """Make ``score`` ready for MIDI conversion, in place; returns it.
 
     Drops grace notes, zero-length notes and chord symbols (grace notes become
     zero-length MIDI notes that hang in the synth; chord symbols are not part
     of the written parts), copies TimeSignature objects shared between
     measures (MIDI conversion refuses them), replaces every instrument and
-    tempo mark by ``programs`` and one MetronomeMark.
+    tempo mark by ``programs`` and one MetronomeMark. Calling it again with
+    other programs or tempo re-dresses the same score.
 
     Parameters
     ----------
@@ -84,7 +85,6 @@ def prepare_score(score, programs: list[int], bpm: float, beat_quarters: float):
 
     if not programs:
         raise DataError("prepare_score needs at least one MIDI program")
-    score = copy.deepcopy(score)
     seen: set[int] = set()
     for ts in list(score.recurse().getElementsByClass(meter.TimeSignature)):
         if id(ts) in seen:

@@ -83,7 +83,7 @@ class Engine:
         model.eval()
         words = None
         word_name = model_config(ws, model_name).get("word_embedding")
-        if word_name and emb.meta["has_text"]:
+        if word_name and emb.meta["maps_word_vectors"]:
             from ..words import load_word_vectors
 
             words = load_word_vectors(ws, word_name)

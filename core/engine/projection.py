@@ -164,7 +164,7 @@ def fit_umap(vectors: np.ndarray, params: UmapParams) -> np.ndarray:
     if n < 4:
         raise DataError(f"a map needs at least 4 points, got {n}")
     reducer = umap.UMAP(n_neighbors=min(params.n_neighbors, n - 1), min_dist=params.min_dist,
-                        metric="euclidean", random_state=params.seed, n_components=2,
+                        metric="euclidean", random_state=params.seed, n_jobs=1, n_components=2,
                         init="spectral" if n > params.n_neighbors + 2 else "random")
     return reducer.fit_transform(np.asarray(vectors, dtype=np.float32)).astype(np.float32)
 

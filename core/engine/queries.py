@@ -111,7 +111,8 @@ def text_vector(engine: Engine, text: str) -> tuple[np.ndarray, dict]:
     norm = _normalise_text(text)
     if not norm:
         raise QueryError("the query is empty", "type a tag or a few words, e.g. 'jazz' or 'sad piano'")
-    for form in (norm, norm.replace(" ", "_"), norm.replace(" ", "")):
+    # as typed first (case-sensitive ids such as Muslse's artist terms), then normalised spellings
+    for form in dict.fromkeys((" ".join(text.split()), norm, norm.replace(" ", "_"), norm.replace(" ", ""))):
         vector = engine.term_vector(form)
         if vector is not None:
             seen = engine.emb.terms[engine.emb.term_row[form]]["seen"]

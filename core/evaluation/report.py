@@ -16,7 +16,7 @@ import math
 
 import pandas as pd
 
-from ..catalog import SIMILARITY_DIMENSIONS
+from ..catalog import CATEGORIES, SIMILARITY_DIMENSIONS
 from .metrics import RECALL_K, WESTON_K, WON_K
 
 _DIM_LABELS = {"genre": "Genre", "mood": "Mood", "instrument": "Instruments", "tempo": "Tempo", "overall": "Overall"}
@@ -33,6 +33,18 @@ CAPTIONS = {
     "query_by_track": "Query by track, recall at k: a hit shares the artist or a tag (Doh et al. Table VII)",
     "word_embeddings": "Word embeddings (Doh et al. Table III: tag rank prediction, nDCG@30)",
 }
+
+
+#: How to read the tables (appended to the markdown report).
+NOTES = (
+    "P@10 ranks the test songs for each tag (Won et al.); P@3 to P@15 rank the tags for each song (Weston et al.).",
+    "Tags or songs without a positive (or, for ROC-AUC and PR-AUC, without a negative) are skipped;",
+    "ties count by their expected share.",
+    "Triplet accuracy: full songs for genre, mood, instruments and tempo (shared tag; tempo within 5 BPM),",
+    "3 s excerpts of one song (overlap <= 50%) against another song for Track; Overall is the mean of the four.",
+    "Sub-dimension rows exist only for models with genre/mood/instrument/tempo subspaces.",
+    "Unseen tags are the workspace's zero-shot split, never seen in training.",
+)
 
 
 def _get(d: dict, *keys):
@@ -76,7 +88,9 @@ def results_tables(evaluation: dict) -> dict[str, pd.DataFrame]:
     rows = []
     for n, e in _models(evaluation, "by_category"):
         row = {"model": n}
-        for category, values in e["metrics"]["by_category"].items():
+        by_category = e["metrics"]["by_category"]
+        for category in sorted(by_category, key=lambda c: (CATEGORIES.index(c) if c in CATEGORIES else 99, c)):
+            values = by_category[category]
             row[f"{category} ROC-AUC"] = values.get("roc_auc_tag")
             row[f"{category} PR-AUC"] = values.get("pr_auc_tag")
         rows.append(row)
@@ -285,6 +299,8 @@ def markdown_report(evaluation: dict, published: bool = True) -> str:
         parts += [f"## {CAPTIONS[key]}", "", markdown_table(frame), ""]
     for name, message in sorted(evaluation.get("errors", {}).items()):
         parts.append(f"- **{name}** could not be evaluated: {message}")
+    if tables:
+        parts += ["", "Notes: " + " ".join(NOTES), ""]
     if published:
         parts += ["", "# Published numbers (context only: different data, full-size models)", ""]
         frames = published_tables()

@@ -19,6 +19,7 @@ the same catalog fingerprint and protocol, are not evaluated again.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import json
@@ -84,8 +85,11 @@ def _optional(module: str, attr: str):
         return None
 
 
-class _TestSet:
-    """Test tracks with features, their frame counts and the held-out triplets (shared by all models)."""
+class EvaluationSet:
+    """Test tracks with features, their frame counts and the held-out triplets (shared by all models).
+
+    Tracks whose audio cannot be read are left out and listed in ``details()``.
+    """
 
     def __init__(self, ws: Workspace, n_triplets: int, seed: int, progress: Progress):
         from ..features import FeatureStore
@@ -113,7 +117,8 @@ class _TestSet:
                                       for name, frame in self.triplets.items()}}
 
     def details(self) -> dict:
-        return json.loads(json.dumps(self._details))  # a copy each model may extend
+        """Counts behind the metrics (a fresh copy that each model's entry extends)."""
+        return copy.deepcopy(self._details)
 
 
 def _word_embedding_name(ws: Workspace, name: str, model) -> str | None:
@@ -127,7 +132,7 @@ def _load_model(ws: Workspace, name: str):
     return load_model(ws, name)
 
 
-def evaluate_model(ws: Workspace, name: str, test: _TestSet, progress: Progress = silent) -> dict:
+def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Progress = silent) -> dict:
     """Evaluate one trained model on the test set (no caching); the entry for ``models[name]``."""
     model = _load_model(ws, name)
     mels = test.store.mel
@@ -143,18 +148,24 @@ def evaluate_model(ws: Workspace, name: str, test: _TestSet, progress: Progress 
         if word_name:
             from ..words import load_word_vectors
             words = load_word_vectors(ws, word_name)
-        unseen = _unseen_tags(ws)
+        unseen, note = _unseen_tags(ws)
         tag_metrics, tag_details = evaluate_tagging(model, test.catalog, test.track_ids, vectors, words, unseen)
         metrics.update(tag_metrics)
         details.update(tag_details)
+        if note:
+            details["zeroshot_skipped"] = note
     return {"family": model.family, "variant": model.variant, "metrics": metrics, "details": details}
 
 
-def _unseen_tags(ws: Workspace) -> list[str] | None:
+def _unseen_tags(ws: Workspace) -> tuple[list[str] | None, str | None]:
+    """The workspace's unseen tags (None without a split) and why zero-shot metrics are skipped, if they are."""
     load_tag_split = _optional("core.training.zeroshot", "load_tag_split")
     if load_tag_split is None or not (ws.catalog_dir / "tag_splits.json").exists():
-        return None
-    return load_tag_split(ws).unseen
+        return None, None
+    try:
+        return load_tag_split(ws).unseen, None
+    except TagspaceError as err:  # a stale split must not hide the other tag metrics
+        return None, str(err)
 
 
 def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bool = True,
@@ -219,7 +230,7 @@ def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bo
         if name not in selected:
             continue
         if test is None:
-            test = _TestSet(ws, n_triplets, seed, progress)
+            test = EvaluationSet(ws, n_triplets, seed, progress)
         try:
             result_models[name] = {**evaluate_model(ws, name, test, progress), "checkpoint": digest}
             log(f"[evaluate] {name}: done")

@@ -28,8 +28,8 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..errors import VocabularyError
-from .metrics import RECALL_K, WESTON_K, WON_K, MacroScore, pr_auc_tag, precision_at_k, recall_at_k, roc_auc_clip, \
-    roc_auc_tag
+from .metrics import (RECALL_K, WESTON_K, WON_K, MacroScore, pr_auc_tag, precision_at_k, recall_at_k, roc_auc_clip,
+                      roc_auc_tag)
 from .similarity import distance_kind, similarity_matrix
 
 

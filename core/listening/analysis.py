@@ -154,8 +154,12 @@ def trial_table(trial_rows: pd.DataFrame, answer_rows: pd.DataFrame) -> pd.DataF
 
 
 def percent_agreement_with_majority(answer_rows: pd.DataFrame, table: pd.DataFrame) -> float:
-    """Share of collected main-trial answers that equal their trial's majority (tied trials left out)."""
-    majority = table.set_index("trial_id")["majority"]
+    """Share of collected main-trial answers that equal their trial's majority.
+
+    Trials with a tie or with fewer than two votes (where agreement is trivial) are left out.
+    """
+    shared = table[table["n_votes"] >= 2]
+    majority = shared.set_index("trial_id")["majority"]
     main = answer_rows[answer_rows["kind"] == "main"]
     maj = main["trial_id"].map(majority)
     scored = maj.notna()
@@ -330,7 +334,7 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
     answer_rows = answers_frame(db, test_id)
     table = trial_table(trial_rows, answer_rows)
     matrix, _, _ = rating_matrix(answer_rows) if len(answer_rows) else (np.zeros((0, 0)), [], [])
-    rated = table[table["n_votes"] > 0]
+    rated = table[table["n_votes"] >= 2]  # agreement needs at least two votes
     collected = answer_rows[answer_rows["kind"] == "main"].groupby("trial_id").size()
     try:
         kappa = fleiss_kappa(rated[["votes_song1", "votes_song2"]].to_numpy()) if len(rated) else float("nan")
@@ -339,7 +343,8 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
     kept = filter_by_agreement(table, threshold)
     summary = {
         "test_id": test_id, "answers": int(len(answer_rows)), "raters": int(answer_rows["rater_id"].nunique()),
-        "main_trials": int(len(table)), "rated_trials": int(len(rated)),
+        "main_trials": int(len(table)), "rated_trials": int((table["n_votes"] > 0).sum()),
+        "trials_with_two_votes": int(len(rated)),
         "ratings_per_trial": float(collected.mean()) if len(collected) else 0.0,
         "percent_agreement_with_majority": percent_agreement_with_majority(answer_rows, table),
         "mean_trial_agreement": float(rated["agreement"].mean()) if len(rated) else float("nan"),
@@ -368,6 +373,7 @@ def format_report(report: dict) -> str:
     for key in ("ratings_per_trial", "percent_agreement_with_majority", "mean_trial_agreement", "fleiss_kappa",
                 "krippendorff_alpha", "human_ceiling"):
         lines.append(f"  {key:<34}{s[key]:.3f}")
+    lines.append(f"  {'trials with >= 2 votes':<34}{s['trials_with_two_votes']}")
     lines.append(f"  trials with agreement >= {s['threshold']:<9}{s['trials_above_threshold']}")
     if len(report["raters"]):
         lines += ["", "raters:", report["raters"].to_string(index=False)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..cli import add_workspace_arg, open_workspace
@@ -62,7 +63,8 @@ def _cmd_report(args) -> int:
     names = None if args.models is None else [m for m in args.models.split(",") if m]
     report = build_report(db, args.test, threshold=args.threshold, embedders=workspace_embedders(ws, names))
     if args.json:
-        out = {"summary": report["summary"],
+        summary = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in report["summary"].items()}
+        out = {"summary": summary,
                **{k: json.loads(report[k].to_json(orient="records")) for k in ("trials", "raters", "models")}}
         print(json.dumps(out, indent=2, default=str))
     else:

@@ -165,14 +165,13 @@ def clip_start(duration: float, clip_seconds: float, mode: str, rng: np.random.G
     return round(start, 3)
 
 
-def load_track_embeddings(ws, model: str) -> tuple[list[str], np.ndarray, bool]:
-    """A model's extracted track embeddings: ``(track_ids, (n, dim) array, normalized)``.
+def load_track_embeddings(ws, model: str) -> tuple[list[str], np.ndarray]:
+    """A model's extracted track embeddings: ``(track_ids, (n, dim) float32 array)``.
 
-    ``normalized`` is the model family's flag (cosine when True); read from
-    ``embeddings/<model>/tracks.npy`` and ``track_ids.json`` (``python -m core embed``).
+    Read from ``embeddings/<model>/tracks.npy`` and ``track_ids.json`` (``python -m core
+    embed``), stored ready to rank: L2-normalised for cosine models, so the inner
+    product is the model's similarity either way.
     """
-    from ..models.registry import model_class
-
     folder = ws.embeddings_dir / model
     if not (folder / "tracks.npy").exists() or not (folder / "track_ids.json").exists():
         raise DataError(f"no embeddings for model {model!r} in {folder}; run "
@@ -181,14 +180,7 @@ def load_track_embeddings(ws, model: str) -> tuple[list[str], np.ndarray, bool]:
     vectors = np.load(folder / "tracks.npy").astype(np.float32)
     if len(ids) != len(vectors):
         raise DataError(f"{folder}: {len(ids)} track ids but {len(vectors)} vectors")
-    config = json.loads((ws.models_dir / model / "config.json").read_text())
-    return ids, vectors, bool(model_class(config["family"]).normalized)
-
-
-def _similarity_matrix(vectors: np.ndarray, normalized: bool) -> np.ndarray:
-    if normalized:
-        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return vectors @ vectors.T
+    return ids, vectors
 
 
 # ----------------------------------------------------------------- sources
@@ -234,10 +226,10 @@ def random_triplets(catalog, dimension: str, n: int, rng: np.random.Generator) -
 
 def retrieval_triplets(ws, model: str, n: int, rng: np.random.Generator, top_k: int = 5) -> list[dict]:
     """Triplets from one model's rankings: a top-``top_k`` neighbour vs. a lower-half track."""
-    ids, vectors, normalized = load_track_embeddings(ws, model)
+    ids, vectors = load_track_embeddings(ws, model)
     if len(ids) < top_k + 3:
         raise DataError(f"model {model!r} has embeddings for only {len(ids)} tracks")
-    sims = _similarity_matrix(vectors, normalized)
+    sims = vectors @ vectors.T
     out = []
     for anchor in rng.choice(len(ids), size=n, replace=n > len(ids)):
         order = [j for j in np.argsort(-sims[anchor], kind="stable") if j != anchor]
@@ -256,13 +248,13 @@ def retrieval_triplets(ws, model: str, n: int, rng: np.random.Generator, top_k: 
 def disagreement_triplets(ws, models: tuple[str, str], n: int, rng: np.random.Generator,
                           n_candidates: int = 5000) -> list[dict]:
     """Triplets on which two models disagree most (see the module docstring)."""
-    (ids_a, va, na), (ids_b, vb, nb) = (load_track_embeddings(ws, m) for m in models)
+    (ids_a, va), (ids_b, vb) = (load_track_embeddings(ws, m) for m in models)
     common = sorted(set(ids_a) & set(ids_b))
     if len(common) < 3:
         raise DataError(f"models {list(models)} share embeddings for only {len(common)} tracks")
     ia, ib = {t: i for i, t in enumerate(ids_a)}, {t: i for i, t in enumerate(ids_b)}
-    sa = _similarity_matrix(va[[ia[t] for t in common]], na)
-    sb = _similarity_matrix(vb[[ib[t] for t in common]], nb)
+    va, vb = va[[ia[t] for t in common]], vb[[ib[t] for t in common]]
+    sa, sb = va @ va.T, vb @ vb.T
     m = len(common)
     cand = rng.integers(m, size=(n_candidates, 3))
     cand = cand[(cand[:, 0] != cand[:, 1]) & (cand[:, 0] != cand[:, 2]) & (cand[:, 1] != cand[:, 2])]

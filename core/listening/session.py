@@ -119,10 +119,14 @@ def start_session(db: ListeningDB, test_id: str, rater_id: str, model_versions: 
         The session id (the same one on every later call: resuming).
     """
     test = get_test(db, test_id)
+    mine = (sessions.c.rater_id == rater_id) & (sessions.c.test_id == test_id)
+    with db.read() as conn:  # every page run resumes here, without taking the write lock
+        row = conn.execute(select(sessions.c.session_id).where(mine)).first()
+    if row is not None:
+        return row.session_id
     try:
         with db.write() as conn:
-            row = conn.execute(select(sessions.c.session_id).where(
-                (sessions.c.rater_id == rater_id) & (sessions.c.test_id == test_id))).first()
+            row = conn.execute(select(sessions.c.session_id).where(mine)).first()
             if row is not None:
                 return row.session_id
             session_id = "s-" + secrets.token_hex(8)
@@ -133,8 +137,7 @@ def start_session(db: ListeningDB, test_id: str, rater_id: str, model_versions: 
             return session_id
     except IntegrityError:  # another server process created it at the same moment
         with db.read() as conn:
-            return conn.execute(select(sessions.c.session_id).where(
-                (sessions.c.rater_id == rater_id) & (sessions.c.test_id == test_id))).scalar_one()
+            return conn.execute(select(sessions.c.session_id).where(mine)).scalar_one()
 
 
 def session_info(db: ListeningDB, session_id: str) -> dict:
@@ -341,6 +344,10 @@ def record_answer(db: ListeningDB, session_id: str, trial_id: int, side: str, re
     if side not in ("A", "B"):
         raise ParameterError(f"answer side must be 'A' or 'B', got {side!r}")
     reported = _check_plays(reported_plays)
+    with db.read() as conn:  # a double click usually stops here, without taking the write lock
+        existing = _existing_answer(conn, session_id, trial_id)
+    if existing is not None:
+        return dict(existing), False
     try:
         with db.write() as conn:
             existing = _existing_answer(conn, session_id, trial_id)

@@ -208,11 +208,11 @@ class MweModel(EmbeddingModel):
         Tags project the stored ``tag_vectors``; artists and tracks use their learned
         table when the model has one, else project ``word_vectors`` (the ids' vectors).
         """
+        if kind not in ("tag", "artist", "track"):
+            raise ParameterError(f"unknown prototype kind {kind!r}; use tag, artist or track")
         if kind == "tag":
             return self.encode_word_vectors(self.tag_vectors)
-        table = {"artist": self.artist_table, "track": self.track_table}.get(kind, ...)
-        if table is ...:
-            raise ParameterError(f"unknown prototype kind {kind!r}; use tag, artist or track")
+        table = self.artist_table if kind == "artist" else self.track_table
         if table is not None:
             return table.weight
         if word_vectors is None:

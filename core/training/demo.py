@@ -17,6 +17,9 @@ DEMO_MODELS = [
     "lee-disentangled-trackreg",
     "lee-category",
     "mfcc-vq",
+    "muslse-warp",
+    "muslse-auc",
+    "mwe-tag+artist+track",
 ]
 
 

@@ -23,7 +23,7 @@ from ..errors import DataError
 from ..models.lee import DIMENSIONS, LeeModel
 from ..progress import Progress, silent
 from .config import LeeConfig
-from .loop import Run, train
+from .loop import Run, seed_everything, train
 from .losses import masked_distance, masked_triplet_loss
 from .samplers import CategoryTripletSampler, TrackTripletSampler
 
@@ -69,8 +69,11 @@ def load_data(ws, progress: Progress = silent) -> SimilarityData:
 
 def fixed_triplets(labels: dict[str, list[set]], bpm: np.ndarray, n_per_dimension: int, seed: int,
                    tolerance: float = 5.0) -> dict[str, np.ndarray]:
-    """Seeded ``(n, 3)`` triplets per dimension (dimensions without any are left out)."""
-    sampler = CategoryTripletSampler(labels, bpm, DIMENSIONS, tolerance)
+    """Seeded ``(n, 3)`` triplets per dimension (dimensions without any are left out; ``{}`` if none)."""
+    try:
+        sampler = CategoryTripletSampler(labels, bpm, DIMENSIONS, tolerance)
+    except DataError:  # e.g. a valid split too small to hold any triplet
+        return {}
     rng = np.random.default_rng([seed, 7919])
     return {DIMENSIONS[d]: sampler.sample_dimension(d, n_per_dimension, rng) for d in sampler.active}
 
@@ -88,6 +91,7 @@ def triplet_accuracies(embeddings: torch.Tensor, triplets: dict[str, np.ndarray]
 def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: str) -> Run:
     from ..audio import random_crop
 
+    seed_everything(config.seed)  # same initial weights for the same seed
     model = LeeModel({"variant": config.variant, "dim": config.dim, "width": config.width,
                       "masks": config.masks, "n_frames": config.n_frames})
     model.vocab = {}
@@ -97,8 +101,6 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
               if config.track_reg else None)
     valid = fixed_triplets(data.valid_labels, data.valid_bpm, config.valid_triplets, config.seed,
                            config.tempo_tolerance)
-    if not valid:
-        raise DataError("the valid split has no usable triplet in any dimension")
 
     def excerpt(song: int, start: int) -> np.ndarray:
         mel = data.train_mels[song]
@@ -130,6 +132,8 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
         return total
 
     def validate(model: LeeModel, device) -> float:
+        if not valid:
+            return float("nan")
         emb = torch.as_tensor(np.stack([model.encode_track(m) for m in data.valid_mels]))
         masks = {name: model.masks(torch.tensor(DIMENSIONS.index(name))).cpu() for name in valid}
         return float(np.mean(list(triplet_accuracies(emb, valid, masks).values())))

@@ -56,6 +56,7 @@ class Run:
         ``loss(model, batch, device) -> scalar Tensor``.
     validate : callable
         ``validate(model, device) -> float``, higher is better; called in eval mode without gradients.
+        NaN means "cannot validate": the latest weights are kept and early stopping is off.
     metric : str
         Name of the validation score (recorded in ``config.json`` under ``best``).
     extra : dict
@@ -136,10 +137,18 @@ def train(run: Run, progress: Progress = silent, resume: bool = False) -> dict:
         ``best`` (metric, value, epoch), ``epochs`` run in total, ``stopped_early``,
         ``history`` (per epoch: loss, validation score, learning rate) and ``device``.
     """
+    threads = torch.get_num_threads()
+    if run.config.threads:
+        torch.set_num_threads(run.config.threads)
+    try:
+        return _train(run, progress, resume)
+    finally:
+        torch.set_num_threads(threads)  # process-wide setting: later work keeps its own
+
+
+def _train(run: Run, progress: Progress, resume: bool) -> dict:
     cfg, model = run.config, run.model
     seed_everything(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     use_amp = cfg.amp and device.type == "cuda"
     model.to(device)
@@ -197,11 +206,16 @@ def train(run: Run, progress: Progress = silent, resume: bool = False) -> dict:
         if scheduler is not None and math.isfinite(score):
             scheduler.step(score)
         epoch += 1
-        improved = math.isfinite(score) and score > counters["best"]
-        if improved:
-            counters.update(best=score, best_epoch=epoch, bad_epochs=0)
-        else:
-            counters["bad_epochs"] += 1
+        if math.isfinite(score):
+            improved = score > counters["best"]
+            if improved:
+                counters.update(best=score, best_epoch=epoch, bad_epochs=0)
+            else:
+                counters["bad_epochs"] += 1
+        else:  # nothing to validate on (e.g. a tiny valid split): keep the latest weights, never stop early
+            improved = counters["best"] == -math.inf
+            if improved:
+                counters["best_epoch"] = epoch
         counters["epoch"] = epoch
         counters["stopped_early"] = counters["bad_epochs"] >= cfg.patience
         history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan,

@@ -44,7 +44,7 @@ def fit_data(data: SimilarityData, config: MfccVqConfig, model_dir, name: str, p
     valid = fixed_triplets(data.valid_labels, data.valid_bpm, LeeConfig.valid_triplets, config.seed)
     emb = torch.as_tensor(np.stack([model.encode_track(m) for m in data.valid_mels]))
     accuracy = triplet_accuracies(emb, valid, {k: torch.ones(model.dim) for k in valid})
-    score = float(np.mean(list(accuracy.values()))) if accuracy else float("nan")
+    score = float(np.mean(list(accuracy.values()))) if accuracy else None  # None: no valid triplets
     best = {"metric": "valid_triplet_acc", "value": score, "epoch": 1}
     save_checkpoint(Path(model_dir), model, {"variant": config.variant, "train": config.to_dict(), "best": best}, {})
     return {"best": best, "epochs": 1, "stopped_early": False, "history": [], "device": "cpu"}

@@ -9,6 +9,10 @@ training songs for it:
   songs; similar = same artist, or at least ``similar_min_shared_tags`` tags in
   common; a song is never its own positive or negative).
 
+Songs enter through their features (:meth:`MuslseModel.track_features`): a
+codebook histogram of MFCC frames (the codebook fitted here on train frames), or
+the frozen embedding of a trained model named by ``input_model``.
+
 A random positive label per row is ranked with the WARP loss (sampled rank,
 ``max_draws`` cap) or the AUC margin-ranking loss (:mod:`core.training.warp`);
 an ensemble's members each get their own loss. Norms are kept ``<= max_norm`` by
@@ -49,6 +53,7 @@ class MuslseTrainConfig(TrainConfig):
     weighting: str = "harmonic"           # harmonic | log
     n_codes: int = 512                    # codebook size K (the paper: 2,000)
     frames_per_track: int = 300           # frames per train track for K-means
+    input_model: str = ""                 # a trained model whose (frozen) audio embedding is the input; "": bof
     similar_min_shared_tags: int = 2
     optimizer: str = "adam"
     lr: float = 0.01
@@ -76,20 +81,26 @@ class MuslseTrainConfig(TrainConfig):
 
 @dataclass
 class MuslseData:
-    """Training inputs held in memory: bags of MFCC frames are reduced to codebook histograms."""
+    """Training inputs held in memory (mels as float16 ``log1p10``).
+
+    ``codebook`` (centroids, mean, std from :func:`core.models.bof.fit_codebook`) is
+    set for the bag-of-frames frontend, ``frontend`` (a trained model) otherwise.
+    """
 
     tags: list[str]
     artists: list[str]
-    codebook: tuple[np.ndarray, np.ndarray, np.ndarray]   # centroids, mean, std (bof.fit_codebook)
-    train_bags: list[np.ndarray]                          # (frames, 39) MFCC frames per train track
-    train_tags: np.ndarray                                # (n_train, n_tags) bool
-    train_artists: np.ndarray                             # (n_train,) artist index
-    valid_bags: list[np.ndarray]
+    train_mels: list[np.ndarray]
+    train_tags: np.ndarray               # (n_train, n_tags) bool
+    train_artists: np.ndarray            # (n_train,) artist index
+    valid_mels: list[np.ndarray]
     valid_tags: np.ndarray
+    codebook: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    frontend: torch.nn.Module | None = None
 
 
 def load_data(ws, config: MuslseTrainConfig, progress: Progress = silent) -> MuslseData:
-    """MFCC frames of the train and valid splits, the codebook fitted on train frames, labels."""
+    """Mels and labels of the train and valid splits, and the frontend: a codebook fitted on
+    train MFCC frames, or the trained model ``config.input_model``."""
     from ..audio import mfcc_from_mel
     from ..features import FeatureStore
     from ..models.bof import fit_codebook
@@ -100,20 +111,32 @@ def load_data(ws, config: MuslseTrainConfig, progress: Progress = silent) -> Mus
         raise DataError("the catalog needs train and valid tracks to train a Muslse model")
     store = FeatureStore(ws)
     store.build(train_ids + valid_ids, progress=progress)
-    bags = {t: np.ascontiguousarray(mfcc_from_mel(store.mel(t)).T)
-            for t in progress(train_ids + valid_ids, total=len(train_ids) + len(valid_ids), desc="MFCC frames")}
-    rng = np.random.default_rng(config.seed)
-    sample = np.concatenate([bags[t][rng.choice(len(bags[t]), size=min(config.frames_per_track, len(bags[t])),
-                                                replace=False)] for t in train_ids])
+    train_mels = [store.mel(t).astype(np.float16) for t in train_ids]
+    codebook = frontend = None
+    if config.input_model:
+        from ..models.checkpoint import load_model
+
+        frontend = load_model(ws, config.input_model)
+    else:
+        rng = np.random.default_rng(config.seed)
+        frames = []
+        for mel in progress(train_mels, total=len(train_mels), desc="MFCC frames"):
+            mfcc = mfcc_from_mel(mel.astype(np.float32)).T
+            frames.append(mfcc[rng.choice(len(mfcc), size=min(config.frames_per_track, len(mfcc)), replace=False)])
+        frames = np.concatenate(frames)
+        if len(frames) < config.n_codes:
+            raise DataError(f"only {len(frames)} MFCC frames for a codebook of {config.n_codes}; "
+                            "lower n_codes or raise frames_per_track")
+        codebook = fit_codebook(frames, config.n_codes, config.seed)
     tags = [t for t, n in zip(catalog.tags(), catalog.tag_matrix(train_ids).sum(axis=0)) if n > 0]
     artist_of = catalog.tracks.set_index("track_id")["artist_id"]
     artists = sorted(set(artist_of[train_ids]))
     index = {a: i for i, a in enumerate(artists)}
     return MuslseData(
-        tags=tags, artists=artists, codebook=fit_codebook(sample, min(config.n_codes, len(sample)), config.seed),
-        train_bags=[bags[t] for t in train_ids], train_tags=catalog.tag_matrix(train_ids, tags) > 0,
+        tags=tags, artists=artists, train_mels=train_mels, train_tags=catalog.tag_matrix(train_ids, tags) > 0,
         train_artists=np.array([index[artist_of[t]] for t in train_ids]),
-        valid_bags=[bags[t] for t in valid_ids], valid_tags=catalog.tag_matrix(valid_ids, tags) > 0)
+        valid_mels=[store.mel(t).astype(np.float16) for t in valid_ids],
+        valid_tags=catalog.tag_matrix(valid_ids, tags) > 0, codebook=codebook, frontend=frontend)
 
 
 def precision_at_k(labels: np.ndarray, scores: np.ndarray, k: int = 3) -> float:
@@ -125,15 +148,22 @@ def precision_at_k(labels: np.ndarray, scores: np.ndarray, k: int = 3) -> float:
 
 def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name: str) -> Run:
     """Model, batches, loss and validation of one Muslse run."""
-    n_codes = len(data.codebook[0])
-    model = MuslseModel({"n_tags": len(data.tags), "n_artists": len(data.artists), "n_features": n_codes,
-                         "dim": config.dim, "members": config.members, "max_norm": config.max_norm,
-                         "variant": config.variant})
-    model.set_codebook(*data.codebook)
+    if data.frontend is None:
+        frontend = {"frontend": "bof", "frontend_config": None, "n_features": len(data.codebook[0])}
+    else:
+        frontend = {"frontend": data.frontend.family, "frontend_config": dict(data.frontend.config),
+                    "n_features": data.frontend.dim}
+    model = MuslseModel({"n_tags": len(data.tags), "n_artists": len(data.artists), "dim": config.dim,
+                         "members": config.members, "max_norm": config.max_norm, "variant": config.variant,
+                         **frontend})
+    if data.frontend is None:
+        model.set_codebook(*data.codebook)
+    else:
+        model.frontend.load_state_dict(data.frontend.state_dict())
     model.vocab = {"tags": list(data.tags), "artists": list(data.artists)}
-    with torch.no_grad():
-        hist = {split: torch.cat([model.histograms(torch.as_tensor(b)[None]) for b in bags])
-                for split, bags in (("train", data.train_bags), ("valid", data.valid_bags))}
+    with torch.no_grad():  # the frontend is frozen: features are computed once
+        features = {split: torch.stack([model.track_features(m.astype(np.float32)) for m in mels])
+                    for split, mels in (("train", data.train_mels), ("valid", data.valid_mels))}
 
     # positive masks, one row per training song
     artist_mask = np.eye(len(data.artists), dtype=bool)[data.train_artists]
@@ -151,9 +181,9 @@ def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name
     cache: dict = {}
 
     def on(device) -> dict:
-        """Histograms and masks on the training device, moved once."""
+        """Features and masks on the training device, moved once."""
         if cache.get("device") != device:
-            cache.update(device=device, hist={k: v.to(device) for k, v in hist.items()},
+            cache.update(device=device, features={k: v.to(device) for k, v in features.items()},
                          masks={k: torch.as_tensor(v, device=device) for k, v in masks.items()})
         return cache
 
@@ -170,10 +200,10 @@ def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name
         task, rows, positive = batch
         state = on(device)
         rows_t = torch.as_tensor(rows, device=device)
-        songs = model.member_audio(state["hist"]["train"][rows_t])               # (E, B, m)
+        songs = model.member_audio(state["features"]["train"][rows_t])           # (E, B, m)
         labels = {"tag": model.tags, "artist": model.artists}.get(task)
         if labels is None:
-            labels = model.member_audio(state["hist"]["train"])                 # similar: all train songs
+            labels = model.member_audio(state["features"]["train"])             # similar: all train songs
         scores = torch.einsum("ebm,elm->ebl", songs, labels).float()
         E = scores.shape[0]
         scores = scores.reshape(E * len(rows), -1)
@@ -186,7 +216,7 @@ def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name
     def validate(model: MuslseModel, device) -> float:
         model.project_norms()
         state = on(device)
-        scores = model.embed_histograms(state["hist"]["valid"]) @ model.tag_vectors().T
+        scores = model.embed_features(state["features"]["valid"]) @ model.tag_vectors().T
         return precision_at_k(data.valid_tags, scores.float().cpu().numpy(), 3)
 
     vocab = {"tags": list(data.tags), "artists": list(data.artists)}

@@ -3,7 +3,9 @@
 Size ``paper`` is the config defaults (the papers' settings). ``tiny`` and
 ``default`` are the demo builds on 2 CPU cores: narrow networks, short epochs
 and a larger learning rate for Won et al. (the paper's 1e-4 needs hundreds of
-10,000-sample epochs). They change the budget, never the method.
+10,000-sample epochs). They change the budget, never the method. They train
+on one thread: narrow networks gain little from intra-op threads, and two
+threads collapse when other processes compete for the two cores.
 """
 
 from __future__ import annotations
@@ -24,24 +26,44 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "lee-disentangled-trackreg": ("lee", {"masks": True, "track_reg": True}),
     "lee-category": ("lee", {"masks": False, "track_reg": False}),
     "mfcc-vq": ("mfcc_vq", {}),
+    "muslse-warp": ("muslse", {"loss": "warp"}),
+    "muslse-auc": ("muslse", {"loss": "auc"}),
+    "muslse-warp-ensemble": ("muslse", {"loss": "warp", "members": 3, "dim": 300}),
+    "mwe-tag+artist+track": ("mwe", {"word_embedding": "music-skipgram"}),
+    "mwe-tag": ("mwe", {"word_embedding": "music-skipgram", "lambda_artist": 0.0, "lambda_track": 0.0}),
+    "mwe-track": ("mwe", {"word_embedding": "music-skipgram", "lambda_tag": 0.0, "lambda_artist": 0.0}),
+    "mwe-tag+artist+track-glove": ("mwe", {"word_embedding": "glove-6b-50d"}),
 }
 
 #: family -> size -> overrides (budget only)
 SIZE_OVERRIDES: dict[str, dict[str, dict]] = {
     "won": {
-        "tiny": {"width": 0.0625, "epochs": 3, "steps_per_epoch": 6, "batch_size": 32, "lr": 1e-3, "patience": 3},
-        "default": {"width": 0.125, "epochs": 12, "steps_per_epoch": 25, "batch_size": 64, "lr": 1e-3,
-                    "patience": 5},
+        "tiny": {"width": 0.0625, "epochs": 2, "steps_per_epoch": 3, "batch_size": 32, "lr": 1e-3, "patience": 2,
+                 "threads": 1},
+        "default": {"width": 0.125, "epochs": 5, "steps_per_epoch": 8, "batch_size": 64, "lr": 1e-3,
+                    "patience": 3, "threads": 1},
     },
     "lee": {
-        "tiny": {"width": 0.0625, "epochs": 3, "steps_per_epoch": 5, "batch_size": 16, "patience": 3,
-                 "valid_triplets": 100},
-        "default": {"width": 0.125, "epochs": 12, "steps_per_epoch": 20, "batch_size": 32, "lr_patience": 2,
-                    "patience": 5, "valid_triplets": 300},
+        "tiny": {"width": 0.0625, "epochs": 2, "steps_per_epoch": 3, "batch_size": 16, "patience": 2,
+                 "valid_triplets": 50, "threads": 1},
+        "default": {"width": 0.125, "epochs": 6, "steps_per_epoch": 10, "batch_size": 32, "lr_patience": 2,
+                    "patience": 4, "valid_triplets": 200, "threads": 1},
     },
     "mfcc_vq": {
         "tiny": {"n_codes": 32, "frames_per_track": 200},
         "default": {"n_codes": 256, "frames_per_track": 300},
+    },
+    "muslse": {
+        "tiny": {"n_codes": 32, "frames_per_track": 200, "dim": 24, "epochs": 3, "steps_per_epoch": 20,
+                 "batch_size": 32, "patience": 3},
+        "default": {"n_codes": 256, "frames_per_track": 300, "dim": 96, "epochs": 30, "steps_per_epoch": 50,
+                    "batch_size": 64, "patience": 8},
+    },
+    "mwe": {
+        "tiny": {"width": 0.125, "epochs": 2, "steps_per_epoch": 5, "batch_size": 16, "optimizer": "adam",
+                 "patience": 2},
+        "default": {"width": 0.25, "epochs": 10, "steps_per_epoch": 20, "batch_size": 32, "optimizer": "adam",
+                    "patience": 4},
     },
 }
 

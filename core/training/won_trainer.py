@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..models.won import WonModel, db_from_log1p10
 from ..progress import Progress, silent
 from .config import WonConfig
-from .loop import Run, train
+from .loop import Run, seed_everything, train
 from .losses import cosine_triplet_loss
 from .samplers import TagTripletSampler, mine_negatives
 
@@ -95,6 +95,7 @@ def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> R
 
     if config.branch != "acoustic" and (data.train_cf is None or data.valid_cf is None):
         raise DataError(f"the {config.branch} branch needs train_cf and valid_cf vectors")
+    seed_everything(config.seed)  # same initial weights for the same seed
     model = WonModel({
         "variant": config.variant, "branch": config.branch, "dim": config.dim, "width": config.width,
         "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": config.word_embedding,

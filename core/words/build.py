@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DataError, ParameterError
 from ..progress import Progress, silent
-from .corpus import build_music_corpus, token
+from .corpus import GENERAL_SOURCE, build_music_corpus, token
 from .formats import make_keyed_vectors
 from .store import read_meta, save_word_vectors
 from .train import SkipGramConfig, train_skipgram
@@ -29,8 +29,10 @@ MUSIC_LABEL = "Music skip-gram (MWE recipe)"
 #: Per demo size: GloVe vocabulary limit (None: all 400k) and skip-gram settings.
 #: ``tiny`` trains in about 10 s on 2 cores, ``default`` in about 30 s.
 PRESETS = {
-    "tiny": {"glove_limit": 100_000, "vector_size": 50, "epochs": 10, "n_walks": 4000},
-    "default": {"glove_limit": None, "vector_size": 100, "epochs": 15, "n_walks": 20000},
+    "tiny": {"glove_limit": 100_000, "vector_size": 50, "epochs": 10, "n_walks": 4000, "n_general": 15000,
+             "track_repeats": 16},
+    "default": {"glove_limit": None, "vector_size": 100, "epochs": 15, "n_walks": 20000, "n_general": 25000,
+                "track_repeats": 16},
 }
 
 
@@ -85,23 +87,29 @@ def build_glove(ws, limit: int | None = None, progress: Progress = silent) -> di
 
 
 def build_music_skipgram(ws, seed: int = 0, vector_size: int = 100, epochs: int = 15, n_walks: int = 20000,
-                         progress: Progress = silent) -> dict:
-    """Build the music corpus of ``ws`` and train ``music-skipgram`` on it (skipped if unchanged)."""
-    corpus = build_music_corpus(ws, seed=seed, n_walks=n_walks)
+                         n_general: int = 0, track_repeats: int = 4, progress: Progress = silent) -> dict:
+    """Build the corpus of ``ws`` and train ``music-skipgram`` on it (skipped if unchanged).
+
+    ``n_general`` GloVe words get a general-text sentence (see :mod:`core.words.corpus`; 0: music
+    text only); ``track_repeats`` shuffled copies of each train-track paragraph.
+    """
+    corpus = build_music_corpus(ws, seed=seed, n_walks=n_walks, n_general=n_general, track_repeats=track_repeats)
     config = SkipGramConfig(vector_size=vector_size, epochs=epochs, seed=seed)
-    key = {"corpus": corpus.digest(), "n_walks": n_walks, "skipgram": config.as_dict()}
+    key = {"corpus": corpus.digest(), "n_walks": n_walks, "n_general": n_general,
+           "track_repeats": track_repeats, "skipgram": config.as_dict()}
     meta = read_meta(ws, MUSIC_NAME)
     if meta is not None and meta.get("build") == key:
         return meta
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     kv = train_skipgram(corpus.sentences, config)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return save_word_vectors(
         ws, kv, MUSIC_NAME, label=MUSIC_LABEL, domain="musical",
         source="core.words.corpus: train-split track paragraphs, beets genre-tree walks, "
-               "genres-package groups, Tagspace glossary",
+               "genres-package groups, Tagspace glossary"
+               + (f"; {GENERAL_SOURCE}, {n_general:,} words" if n_general else ""),
         format="skipgram", build=key, corpus_tokens=corpus.n_tokens, corpus_sources=corpus.sources,
-        training_seconds=round(seconds, 1),
+        training_seconds=round(seconds, 1), training_cpu_seconds=round(cpu, 1),
     )
 
 
@@ -118,7 +126,8 @@ def build_words(ws, size: str = "default", seed: int = 0, progress: Progress = s
         (GLOVE_NAME, lambda: build_glove(ws, limit=preset["glove_limit"])),
         (MUSIC_NAME, lambda: build_music_skipgram(
             ws, seed=seed, vector_size=vector_size or preset["vector_size"],
-            epochs=epochs or preset["epochs"], n_walks=preset["n_walks"])),
+            epochs=epochs or preset["epochs"], n_walks=preset["n_walks"], n_general=preset["n_general"],
+            track_repeats=preset["track_repeats"])),
     ]
     return {name: task() for name, task in progress(tasks, total=len(tasks), desc="word embeddings")}
 

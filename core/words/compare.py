@@ -50,7 +50,10 @@ def neighbours(wv: WordVectors, phrase: str, k: int = 10, min_count: int | None 
     scores = wv.cosines(lookup.vector, keep)
     ids = np.arange(len(wv)) if keep is None else keep
     exclude = set(lookup.used_words)
-    order = np.argsort(-scores, kind="stable")
+    top = min(len(scores), k + len(exclude))
+    # partial sort: only the best k (+ the query's own forms) need ordering
+    best = np.argpartition(-scores, top - 1)[:top] if top < len(scores) else np.arange(len(scores))
+    order = best[np.argsort(-scores[best], kind="stable")]
     out = []
     for i in order:
         word = wv.words[int(ids[i])]
@@ -174,7 +177,9 @@ def comparison_markdown(general: WordVectors, musical: WordVectors, words=README
     for word in words:
         lines.append(f"| {word} | {cell(general, word)} | {cell(musical, word)} |")
     lines += ["", f"| pair | {general.label} | {musical.label} |", "|---|---:|---:|"]
+    def number(row):
+        return "not in vocabulary" if row["error"] else f"{row['cosine']:.2f}"
+
     for g, m in zip(pair_cosines(general, pairs), pair_cosines(musical, pairs)):
-        fmt = lambda r: "not in vocabulary" if r["error"] else f"{r['cosine']:.2f}"
-        lines.append(f"| {g['a']} / {g['b']} | {fmt(g)} | {fmt(m)} |")
+        lines.append(f"| {g['a']} / {g['b']} | {number(g)} | {number(m)} |")
     return "\n".join(lines)

