@@ -24,5 +24,12 @@ PAGES = {
     ],
 }
 
-# A rater's link (?rater=...) shows the rater page alone, without the navigation.
-st.navigation(PAGES, position="hidden" if "rater" in st.query_params else "sidebar").run()
+if "rater" in st.query_params:
+    # A rater's link (the root URL with ?test=..&rater=..) opens the rater page alone, with no
+    # navigation. It is the root URL because the first visit to a sub-path of a freshly started
+    # server shows "Page not found" (Streamlit issues 8860/9992); the root always resolves.
+    page = st.navigation([st.Page("pages/listening_rate.py", title="Listening test", default=True)],
+                         position="hidden")
+else:
+    page = st.navigation(PAGES)
+page.run()

@@ -1,6 +1,6 @@
 """Rater page: consent, optional headphone check, then one triplet trial at a time.
 
-Reached by a rater link ``/rate?test=<test id>&rater=<token>``; the link grants
+Reached by a rater link ``/?test=<test id>&rater=<token>``; the link grants
 only that test. Everything is stored by ``core.listening.session`` the moment
 it happens, so a reload or a dropped connection resumes at the next trial.
 """

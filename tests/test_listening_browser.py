@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.listening.access import create_raters
+from core.listening.access import create_raters, rater_link
 from core.listening.analysis import answers_frame
 from core.listening.db import open_db
 from core.listening.design import StudyDesign, create_test, trials_frame
@@ -66,11 +66,8 @@ def test_full_rater_session_with_reload_and_report(chromium, tmp_path, monkeypat
     with streamlit_server(ws.root, env={"TAGSPACE_RESEARCHER_PASSWORD": PASSWORD}) as url:
         page = chromium.new_page()
         try:
-            # The first script run of a fresh server answers any non-default URL with "Page not
-            # found" (Streamlit 1.67, seen here): load the main page once first.
-            page.goto(url)
-            wait_for_app(page)
-            page.goto(f"{url}/rate?test={test_id}&rater={token}")
+            # the rater's first visit to a freshly started server
+            page.goto(rater_link(url, test_id, token))
             wait_for_app(page)
             page.get_by_role("button", name="I agree, start").click()
             sid = start_session(db, test_id, rid)  # the page created it; this returns the same one

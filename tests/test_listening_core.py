@@ -276,7 +276,7 @@ def test_cli_migrate_create_report_export(listening_ws, tmp_path, capsys):
                      "--dimensions", "mood", "--raters", "2", "--base-url", "http://lab:8501"]) == 0
     out = capsys.readouterr().out.splitlines()
     test_id = out[0].split()[1]
-    assert len(out) == 3 and all(f"http://lab:8501/rate?test={test_id}&rater=" in line for line in out[1:])
+    assert len(out) == 3 and all(f"http://lab:8501/?test={test_id}&rater=" in line for line in out[1:])
     db = open_db(listening_ws)
     token = out[1].split("rater=")[1]
     sid = start_session(db, test_id, authenticate_rater(db, test_id, token))

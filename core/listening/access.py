@@ -106,9 +106,12 @@ def authenticate_rater(db: ListeningDB, test_id: str, token: str) -> str:
     return row.rater_id
 
 
-def rater_link(base_url: str, test_id: str, token: str, page: str = "rate") -> str:
-    """URL of the rater page for one rater, e.g. ``http://host:8501/rate?test=..&rater=..``."""
-    return f"{base_url.rstrip('/')}/{page}?{urlencode({'test': test_id, 'rater': token})}"
+def rater_link(base_url: str, test_id: str, token: str) -> str:
+    """URL of the rater page for one rater, e.g. ``http://host:8501/?test=..&rater=..``.
+
+    The app routes any URL carrying ``rater`` to the rater page alone (see ``app.py``).
+    """
+    return f"{base_url.rstrip('/')}/?{urlencode({'test': test_id, 'rater': token})}"
 
 
 def app_base_url(page_url: str | None, default: str = "http://localhost:8501") -> str:

@@ -54,7 +54,7 @@ class MuslseTrainConfig(TrainConfig):
     n_codes: int = 512                    # codebook size K (the paper: 2,000)
     frames_per_track: int = 300           # frames per train track for K-means
     input_model: str = ""                 # a trained model whose (frozen) audio embedding is the input; "": bof
-    similar_min_shared_tags: int = 2
+    similar_min_shared_tags: int = 3
     optimizer: str = "adam"
     lr: float = 0.01
     batch_size: int = 64
