@@ -33,7 +33,7 @@ def track_table(catalog: Catalog, query: str = "") -> pd.DataFrame:
     table.insert(2, "artist", table.pop("artist_id").map(names))
     table = table.merge(wide, left_on="track_id", right_index=True, how="left")
     if query:
-        text = table.astype(str).agg(" ".join, axis=1).str.lower()
+        text = table.apply(lambda row: " ".join(str(v) for v in row.to_numpy() if pd.notna(v)), axis=1).str.lower()
         table = table[text.str.contains(query.lower(), regex=False)]
     return table.reset_index(drop=True)
 

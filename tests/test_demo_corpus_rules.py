@@ -146,6 +146,13 @@ def test_default_plan_has_400_clips_and_varied_choices(bundle):
     assert len(instruments) >= 10
     classes = [s.tempo_class for s in slots]
     assert min(classes.count(c) for c in ("slow", "medium", "fast")) > 100
+    for job_coll in {j.piece.collection for j in plan.jobs}:  # tempo must not follow the instrument
+        pairs = {(s.instruments[-1], s.tempo_class) for j in plan.jobs if j.piece.collection == job_coll
+                 for s in j.slots}
+        per_instrument = {}
+        for inst, cls in pairs:
+            per_instrument.setdefault(inst, set()).add(cls)
+        assert max(len(c) for c in per_instrument.values()) > 1, job_coll
 
 
 def test_splits_keep_pieces_together_and_are_deterministic():
@@ -160,3 +167,15 @@ def test_splits_keep_pieces_together_and_are_deterministic():
     for coll in ("c", "d"):
         assert {splits[r["track_id"]] for r in records if r["collection"] == coll} == {"train", "valid", "test"}
     assert list(splits.values()).count("train") >= 24
+
+
+def test_rare_tune_types_are_dropped_but_collection_genres_kept():
+    def rec(i, genres):
+        return {"track_id": f"demo-{i:04d}", "artist_id": "ryans-mammoth", "title": "t", "audio_path": f"{i}.ogg",
+                "duration": 8.0, "bpm": 90, "collection": "ryans", "piece_id": f"p{i}",
+                "tags": {"genre": genres, "instrument": ["flute"], "tempo": ["90 bpm", "medium"], "mood": ["happy"]}}
+
+    records = [rec(i, ["folk", "reel"]) for i in range(3)] + [rec(3, ["folk", "clog"])]
+    cat = corpus.records_to_catalog(records, seed=0)
+    assert cat.tags("genre") == ["folk", "reel"]
+    assert cat.tracks_with_all_categories() == 4

@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -96,7 +97,7 @@ COLLECTIONS: tuple[Collection, ...] = (
                ("xml", "mxl"), ("medieval",), ENSEMBLE, (60, 135), {"tiny": (4, 1), "default": (35, 1)},
                polyphonic=True),
     Collection("monteverdi", {"monteverdi": ("monteverdi", "Claudio Monteverdi")}, ("mxl",),
-               ("renaissance", "madrigal"), ("choir", "strings", "organ", "brass", "harpsichord", "piano"),
+               ("renaissance", "madrigal"), ("choir", "strings", "organ", "brass", "harpsichord", "piano", "harp"),
                (60, 120), {"tiny": (3, 1), "default": (30, 1)}, polyphonic=True, exclude=("_old",)),
     Collection("quartets", {"mozart": ("mozart", "Wolfgang Amadeus Mozart"), "haydn": ("haydn", "Joseph Haydn")},
                ("mxl",), ("classical", "string quartet"), ("strings", "piano", "harpsichord", "organ", "harp"),
@@ -194,7 +195,11 @@ def candidate_pieces(collection: Collection, by_dir: dict[str, list]) -> list[Pi
 
 
 def _slot_choices(collection: Collection, index: int, seed: int) -> tuple[list, str]:
-    """Instrument tags and tempo class of clip ``index`` of a collection (balanced cycles)."""
+    """Instrument tags and tempo class of clip ``index`` of a collection (balanced cycles).
+
+    Instrument pools are never a multiple of three long, so the instrument and
+    tempo-class cycles do not lock together.
+    """
     pool = list(collection.instruments)
     _rng(seed, collection.key, "instruments").shuffle(pool)
     classes = ["slow", "medium", "fast"]
@@ -210,6 +215,8 @@ def _slot_choices(collection: Collection, index: int, seed: int) -> tuple[list, 
 
 @dataclass
 class Plan:
+    """The jobs of a build, and the reserve pieces that replace failed ones."""
+
     jobs: list
     reserves: dict  # collection key -> list of Piece, in order of use
 
@@ -342,11 +349,13 @@ def render_job(job: Job, audio_root: str, clips_dir: str) -> list[dict]:
         # clip k of n starts in the k-th part of the piece, on a measure line
         lo, hi = k * len(starts) // len(job.slots), (k + 1) * len(starts) // len(job.slots)
         fits = [i for i in range(lo, max(hi, lo + 1)) if starts[i] + length_ql <= total_ql]
+        # else anywhere: clips of one piece may overlap (they share a split)
+        fits = fits or [i for i in range(len(starts)) if starts[i] + length_ql <= total_ql]
         loop_ql = None
         if fits:
             first = rng.choice(fits)
             start_ql = starts[first]
-        elif short and len(job.slots) == 1:
+        elif short:
             start_ql, loop_ql = 0.0, total_ql  # a short tune is played through again
         else:
             raise DataError(f"piece too short for a {job.seconds:g} s clip at {bpm} bpm")
@@ -456,9 +465,13 @@ def records_to_catalog(records: list[dict], seed: int) -> Catalog:
         "bpm": r["bpm"], "source": "demo"} for r in records])
     used = sorted(set(tracks["artist_id"]))
     artists = pd.DataFrame({"artist_id": used, "name": [artist_names[a] for a in used]})
+    # a tune type named in too few titles is noise to a model: keep it only if frequent enough
+    counts = pd.Series([t for r in records for t in r["tags"]["genre"]]).value_counts()
+    rare = {t for t in tagging.TUNE_TYPES if counts.get(t, 0) < tagging.MIN_TUNE_TYPE_CLIPS}
     tags = pd.DataFrame([{"track_id": r["track_id"], "tag": tag, "original_tag": tag, "category": cat,
                           "score": 100.0}
-                         for r in records for cat, values in r["tags"].items() for tag in values])
+                         for r in records for cat, values in r["tags"].items() for tag in values
+                         if not (cat == "genre" and tag in rare)])
     return Catalog(tracks, artists, tags)
 
 
@@ -472,6 +485,12 @@ def _update_report(ws, section: dict) -> None:
     _write_json(path, report)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished workers (wall time misleads on a shared machine)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def build_corpus(ws, demo, progress: Progress) -> None:
     """Make the demo clips and catalog for ``demo.size`` and ``demo.seed`` (idempotent).
 
@@ -479,7 +498,7 @@ def build_corpus(ws, demo, progress: Progress) -> None:
     and the ``corpus`` section of ``build_report.json`` (counts, timing,
     failed pieces and their replacements).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     audio_root, clips_dir = ws.audio_root, ws.cache_dir / "corpus" / "clips"
     audio_root.mkdir(parents=True, exist_ok=True)
     clips_dir.mkdir(parents=True, exist_ok=True)
@@ -536,6 +555,7 @@ def build_corpus(ws, demo, progress: Progress) -> None:
         "collections": {c.key: sum(r["collection"] == c.key for r in flat) for c in COLLECTIONS},
         "splits": catalog.tracks["split"].value_counts().to_dict(),
         "wall_seconds": round(time.perf_counter() - started, 1), "workers": workers,
+        "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
         "clips_detail": {r["track_id"]: {"piece_id": r["piece_id"], "key": r["key"],
                                          "start_seconds": r["start_seconds"],
                                          "time_signature": r["time_signature"]} for r in flat},

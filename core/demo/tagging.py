@@ -4,7 +4,8 @@ genre
     From the collection, composer and tune type: each collection has fixed
     genre tags (e.g. Bach -> ``baroque``, ``chorale``); folk tunes whose title
     names a dance (``-- Reel``, ``Jig``, ``Hornpipe``, ``March``, ``Quick Step``...)
-    also get that tune type (:func:`tune_type`).
+    also get that tune type (:func:`tune_type`) if at least
+    :data:`MIN_TUNE_TYPE_CLIPS` clips of the build do.
 instrument
     The General MIDI program family the clip was rendered with
     (:data:`INSTRUMENTS`). A multi-part piece played by an ensemble with a
@@ -54,6 +55,11 @@ _TUNE_TYPES = (
     (r"\bhornpipe\b", "hornpipe"), (r"\bstrathspey\b", "strathspey"), (r"\bclog\b", "clog"),
     (r"\bwaltz\b", "waltz"), (r"\bpolka\b", "polka"), (r"\bmarch\b|\bquick\s*step\b", "march"),
 )
+
+
+#: Tune-type tags, and the fewest clips a build must have of one for it to be kept.
+TUNE_TYPES = tuple(tag for _, tag in _TUNE_TYPES)
+MIN_TUNE_TYPE_CLIPS = 3
 
 
 def tempo_class(bpm: float) -> str:

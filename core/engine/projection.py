@@ -205,8 +205,9 @@ class Projection:
     path: Path
 
     def frame(self) -> pd.DataFrame:
-        """Columns ``id``, ``kind``, ``category``, ``x``, ``y``, ``preservation``."""
-        return pd.DataFrame({"id": self.ids, "kind": self.kinds, "category": self.categories,
+        """Columns ``id``, ``kind``, ``category`` ("" for tracks: no nulls in plot data), ``x``, ``y``,
+        ``preservation``."""
+        return pd.DataFrame({"id": self.ids, "kind": self.kinds, "category": [c or "" for c in self.categories],
                              "x": self.coords[:, 0], "y": self.coords[:, 1], "preservation": self.preservation})
 
     @cached_property

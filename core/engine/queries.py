@@ -122,7 +122,7 @@ def text_vector(engine: Engine, text: str) -> tuple[np.ndarray, dict]:
         try:
             lookup = engine.words.lookup(norm)
         except VocabularyError as err:
-            raise QueryError(f"no word of {text!r} is in the word embedding: {err}",
+            raise QueryError(f"no word of {text!r} is in the word embedding {engine.words.name!r}",
                              "try other words, or pick a tag from the list") from err
         return engine.encode_word_vector(lookup.vector), {
             "text": text, "source": "word_embedding", "form": lookup.form, "method": lookup.method,

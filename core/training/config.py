@@ -157,8 +157,7 @@ class MfccVqConfig(BaseConfig):
     n_codes: int = 1024
     n_mfcc: int = 13
     frames_per_track: int = 500           # frames sampled per train track for K-means
-    kmeans_iter: int = 100
-    kmeans_batch: int = 4096
+    valid_triplets: int = 300             # per dimension, from the valid split (recorded as ``best``)
 
     def validate(self) -> None:
         super().validate()

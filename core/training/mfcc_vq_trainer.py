@@ -18,7 +18,7 @@ from ..models.bof import fit_codebook
 from ..models.checkpoint import save_checkpoint
 from ..models.mfcc_vq import MfccVqModel
 from ..progress import Progress, silent
-from .config import LeeConfig, MfccVqConfig
+from .config import MfccVqConfig
 from .lee_trainer import SimilarityData, fixed_triplets, load_data, triplet_accuracies
 
 
@@ -41,7 +41,7 @@ def fit_data(data: SimilarityData, config: MfccVqConfig, model_dir, name: str, p
     model.set_codebook(codebook, mean, std)
     model.vocab = {}
 
-    valid = fixed_triplets(data.valid_labels, data.valid_bpm, LeeConfig.valid_triplets, config.seed)
+    valid = fixed_triplets(data.valid_labels, data.valid_bpm, config.valid_triplets, config.seed)
     emb = torch.as_tensor(np.stack([model.encode_track(m) for m in data.valid_mels]))
     accuracy = triplet_accuracies(emb, valid, {k: torch.ones(model.dim) for k in valid})
     score = float(np.mean(list(accuracy.values()))) if accuracy else None  # None: no valid triplets

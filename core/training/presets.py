@@ -40,13 +40,13 @@ SIZE_OVERRIDES: dict[str, dict[str, dict]] = {
     "won": {
         "tiny": {"width": 0.0625, "epochs": 2, "steps_per_epoch": 3, "batch_size": 32, "lr": 1e-3, "patience": 2,
                  "threads": 1},
-        "default": {"width": 0.125, "epochs": 5, "steps_per_epoch": 8, "batch_size": 64, "lr": 1e-3,
+        "default": {"width": 0.0625, "epochs": 5, "steps_per_epoch": 8, "batch_size": 64, "lr": 1e-3,
                     "patience": 3, "threads": 1},
     },
     "lee": {
         "tiny": {"width": 0.0625, "epochs": 2, "steps_per_epoch": 3, "batch_size": 16, "patience": 2,
                  "valid_triplets": 50, "threads": 1},
-        "default": {"width": 0.125, "epochs": 6, "steps_per_epoch": 10, "batch_size": 32, "lr_patience": 2,
+        "default": {"width": 0.125, "epochs": 5, "steps_per_epoch": 8, "batch_size": 32, "lr_patience": 2,
                     "patience": 4, "valid_triplets": 200, "threads": 1},
     },
     "mfcc_vq": {

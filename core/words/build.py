@@ -26,13 +26,15 @@ GLOVE_LABEL = "GloVe 6B 50d (Wikipedia+Gigaword)"
 MUSIC_NAME = "music-skipgram"
 MUSIC_LABEL = "Music skip-gram (MWE recipe)"
 
-#: Per demo size: GloVe vocabulary limit (None: all 400k) and skip-gram settings.
-#: ``tiny`` trains in about 10 s on 2 cores, ``default`` in about 30 s.
+#: Per demo size: GloVe vocabulary limit (None: all 400k) and skip-gram settings: genre walks,
+#: GloVe words with a general-text sentence, shuffled copies per track paragraph.
+#: Training (one worker) takes about 21 s CPU for ``tiny`` (6 s without the general text);
+#: the first build also searches GloVe neighbours (cached in ``W/cache/words``).
 PRESETS = {
     "tiny": {"glove_limit": 100_000, "vector_size": 50, "epochs": 10, "n_walks": 4000, "n_general": 15000,
-             "track_repeats": 16},
+             "general_neighbours": 3, "track_repeats": 16},
     "default": {"glove_limit": None, "vector_size": 100, "epochs": 15, "n_walks": 20000, "n_general": 25000,
-                "track_repeats": 16},
+                "general_neighbours": 2, "track_repeats": 16},
 }
 
 
@@ -87,15 +89,19 @@ def build_glove(ws, limit: int | None = None, progress: Progress = silent) -> di
 
 
 def build_music_skipgram(ws, seed: int = 0, vector_size: int = 100, epochs: int = 15, n_walks: int = 20000,
-                         n_general: int = 0, track_repeats: int = 4, progress: Progress = silent) -> dict:
+                         n_general: int = 0, general_neighbours: int = 3, track_repeats: int = 4,
+                         progress: Progress = silent) -> dict:
     """Build the corpus of ``ws`` and train ``music-skipgram`` on it (skipped if unchanged).
 
     ``n_general`` GloVe words get a general-text sentence (see :mod:`core.words.corpus`; 0: music
-    text only); ``track_repeats`` shuffled copies of each train-track paragraph.
+    text only), each with its ``general_neighbours`` nearest GloVe words; ``track_repeats`` shuffled
+    copies of each train-track paragraph.
     """
-    corpus = build_music_corpus(ws, seed=seed, n_walks=n_walks, n_general=n_general, track_repeats=track_repeats)
+    corpus = build_music_corpus(ws, seed=seed, n_walks=n_walks, n_general=n_general,
+                                general_neighbours=general_neighbours, track_repeats=track_repeats)
     config = SkipGramConfig(vector_size=vector_size, epochs=epochs, seed=seed)
     key = {"corpus": corpus.digest(), "n_walks": n_walks, "n_general": n_general,
+           "general_neighbours": general_neighbours,
            "track_repeats": track_repeats, "skipgram": config.as_dict()}
     meta = read_meta(ws, MUSIC_NAME)
     if meta is not None and meta.get("build") == key:
@@ -107,7 +113,8 @@ def build_music_skipgram(ws, seed: int = 0, vector_size: int = 100, epochs: int 
         ws, kv, MUSIC_NAME, label=MUSIC_LABEL, domain="musical",
         source="core.words.corpus: train-split track paragraphs, beets genre-tree walks, "
                "genres-package groups, Tagspace glossary"
-               + (f"; {GENERAL_SOURCE}, {n_general:,} words" if n_general else ""),
+               + (f"; {GENERAL_SOURCE}, {n_general:,} words x {general_neighbours} neighbours"
+                  if n_general else ""),
         format="skipgram", build=key, corpus_tokens=corpus.n_tokens, corpus_sources=corpus.sources,
         training_seconds=round(seconds, 1), training_cpu_seconds=round(cpu, 1),
     )
@@ -127,7 +134,7 @@ def build_words(ws, size: str = "default", seed: int = 0, progress: Progress = s
         (MUSIC_NAME, lambda: build_music_skipgram(
             ws, seed=seed, vector_size=vector_size or preset["vector_size"],
             epochs=epochs or preset["epochs"], n_walks=preset["n_walks"], n_general=preset["n_general"],
-            track_repeats=preset["track_repeats"])),
+            general_neighbours=preset["general_neighbours"], track_repeats=preset["track_repeats"])),
     ]
     return {name: task() for name, task in progress(tasks, total=len(tasks), desc="word embeddings")}
 

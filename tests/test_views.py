@@ -1,0 +1,117 @@
+"""Pure view logic behind the pages: map points and selections, playback windows, uploads, weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.catalog import Catalog
+from core.errors import DataError, ParameterError
+from core.health import workspace_problems
+from core.summary import headline_metrics, track_table
+from core.views.map import map_figure, map_points, selected_ids, split_selection, track_labels
+from core.views.playback import excerpt_window, model_window_seconds
+from core.views.uploads import check_upload
+from core.views.weights import weights_from_text, weights_to_text
+from core.workspace import Workspace
+
+
+@pytest.fixture()
+def catalog():
+    tracks = pd.DataFrame({
+        "track_id": ["t1", "t2", "t3"], "artist_id": ["a", "a", "b"], "title": ["One", "Two", "Three"],
+        "audio_path": ["t1.wav", "t2.wav", "t3.wav"], "duration": [10.0, 10.0, 10.0],
+        "split": ["train", "valid", "test"], "bpm": [60.0, 100.0, 140.0], "source": ["x"] * 3})
+    artists = pd.DataFrame({"artist_id": ["a", "b"], "name": ["Ann", "Bob"]})
+    tags = pd.DataFrame({
+        "track_id": ["t1", "t1", "t2", "t3", "t3"], "tag": ["jig", "slow", "reel", "reel", "fast"],
+        "original_tag": ["Jig", "slow", "Reel", "reel", "fast"],
+        "category": ["genre", "tempo", "genre", "genre", "tempo"], "score": [100.0] * 5})
+    return Catalog(tracks, artists, tags)
+
+
+def _projection_frame():
+    return pd.DataFrame({"id": ["t1", "t2", "t3", "reel"], "kind": ["track"] * 3 + ["tag"],
+                         "category": [None, None, None, "genre"], "x": [0.0, 1.0, 2.0, 1.5],
+                         "y": [0.0, 1.0, 0.5, 0.7], "preservation": [1.0, 0.5, 0.0, 0.8]})
+
+
+def test_track_labels_by_category_artist_split(catalog):
+    assert track_labels(catalog, ["t1", "t2", "t3"], "genre") == ["jig", "reel", "reel"]
+    assert track_labels(catalog, ["t1", "t2", "t3"], "tempo") == ["slow", "(none)", "fast"]
+    assert track_labels(catalog, ["t3", "t1"], "artist") == ["Bob", "Ann"]
+    assert track_labels(catalog, ["t2"], "split") == ["valid"]
+    with pytest.raises(ParameterError):
+        track_labels(catalog, ["t1"], "colour")
+
+
+def test_map_points_and_figure_are_deterministic(catalog):
+    points = map_points(_projection_frame(), catalog, "genre")
+    assert points.loc[points["kind"] == "tag", "id"].tolist() == ["tag:reel"]
+    assert points.loc[points["kind"] == "track", "name"].tolist() == ["One", "Two", "Three"]
+    a = map_figure(points, "genre", shade_preservation=True).to_json()
+    b = map_figure(points, "genre", shade_preservation=True).to_json()
+    assert a == b  # a figure that changes between reruns resets the selection
+    fig = map_figure(points, "genre", highlight={"x": 0.5, "y": 0.5, "text": "jazz"})
+    assert [t.name for t in fig.data] == ["jig", "reel", "tags", "query"]
+    opacities = map_figure(points, "genre", shade_preservation=True).data[1].marker.opacity
+    assert list(opacities) == pytest.approx([0.15 + 0.85 * 0.5, 0.15])
+
+
+def test_selection_maps_customdata_to_ids():
+    event = {"selection": {"points": [{"customdata": "t2", "point_index": 0},
+                                      {"customdata": ["tag:reel"], "point_index": 0},
+                                      {"customdata": "t2"}, {"customdata": "query"}, {"x": 1}]}}
+    ids = selected_ids(event)
+    assert ids == ["t2", "tag:reel", "query"]
+    assert split_selection(ids) == (["t2"], ["reel"])
+    assert selected_ids(None) == [] and selected_ids({"selection": {"points": []}}) == []
+
+
+def test_excerpt_window():
+    assert excerpt_window(20.0, 3.0) == (8.5, 11.5)
+    assert excerpt_window(20.0, 3.0, "start") == (0.0, 3.0)
+    assert excerpt_window(2.0, 3.0) == (0.0, 2.0)
+    with pytest.raises(ParameterError):
+        excerpt_window(0.0, 3.0)
+    assert model_window_seconds({"chunk_frames": 173}) == pytest.approx(4.017, abs=1e-3)
+    assert model_window_seconds({}) == 3.0
+
+
+def test_check_upload():
+    check_upload("clip.ogg", 1000)
+    with pytest.raises(DataError, match="not a supported audio file"):
+        check_upload("notes.txt", 10)
+    with pytest.raises(DataError, match="limit"):
+        check_upload("big.wav", 21 * 2**20)
+    with pytest.raises(DataError, match="empty"):
+        check_upload("x.wav", 0)
+
+
+def test_weights_round_trip():
+    names = ["genre", "mood", "track"]
+    w = {"genre": 0.25, "mood": 1.0, "track": 0.0}
+    assert weights_from_text(weights_to_text(w), names) == w
+    assert weights_from_text("genre:x,tempo:1,mood:7", names) == {"genre": 1.0, "mood": 1.0, "track": 1.0}
+
+
+def test_track_table_and_headlines(catalog):
+    table = track_table(catalog)
+    assert table.loc[table["track_id"] == "t1", "genre"].item() == "jig"
+    assert table["artist"].tolist() == ["Ann", "Ann", "Bob"]
+    assert track_table(catalog, "REEL")["track_id"].tolist() == ["t2", "t3"]
+    evaluation = {"models": {"m": {"family": "lee", "variant": "v",
+                                   "metrics": {"triplet_acc": {"sub_dims": {"overall": 0.8}}}}}}
+    heads = headline_metrics(evaluation, ["m", "untrained"])
+    assert heads.loc[0, "triplet acc (sub-dims)"] == 0.8
+    assert np.isnan(heads.loc[1, "triplet acc (sub-dims)"]) and "tag ROC-AUC" not in heads
+
+
+def test_workspace_problems_name_the_fix(tmp_path, catalog):
+    ws = Workspace.create(tmp_path / "w", name="t")
+    problems = workspace_problems(ws)
+    assert problems[0].severity == "error" and "build-demo" in problems[0].fix
+    ws.save_catalog(catalog)
+    whats = " ".join(p.what for p in workspace_problems(ws))
+    assert "no readable audio" in whats and "no trained models" in whats and "no word embeddings" in whats
