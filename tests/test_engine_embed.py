@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.engine.embed import embeddings_current, extract_embeddings, load_embeddings
+from core.engine.embed import embeddings_current, encode_tracks, extract_embeddings, load_embeddings
 from core.errors import DataError
 
-from tests.test_engine_fakes import SEEN, synthetic  # noqa: F401  (fixture)
+from tests.test_engine_fakes import SEEN, FakeModel, synthetic  # noqa: F401  (fixture)
 
 
 def _extract(s, **kw):
@@ -68,3 +68,14 @@ def test_model_without_text_side_has_no_terms(synthetic):
     emb = extract_embeddings(synthetic["ws"], "plain", model=synthetic["plain"], mel=synthetic["mel"])
     assert emb.terms == [] and emb.term_vectors.shape == (0, 16)
     assert emb.meta["has_text"] is False and emb.meta["subspaces"] == {"all": [0, 16]}
+
+
+class OwnEncodeTrack(FakeModel):
+    def encode_track(self, mel):
+        return np.full(self.dim, float(mel.shape[1]), dtype=np.float32)
+
+
+def test_models_with_their_own_encode_track_are_called_track_by_track():
+    model = OwnEncodeTrack({"dim": 16}, {"tags": [], "artists": []})
+    mels = [np.zeros((12, n), dtype=np.float32) for n in (5, 9, 7)]
+    np.testing.assert_array_equal(encode_tracks(model, iter(mels), 3, batch_size=2)[:, 0], [5, 9, 7])

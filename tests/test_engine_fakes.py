@@ -142,7 +142,12 @@ class MelSource:
 @pytest.fixture()
 def synthetic(tmp_path):
     """Workspace with a catalog, the fake word embedding, a text model ``fake`` and an audio-only ``plain``."""
-    ws = Workspace.create(tmp_path / "ws", name="synthetic")
+    return make_synthetic(tmp_path)
+
+
+def make_synthetic(root: Path) -> dict:
+    """What :func:`synthetic` returns: ``ws``, ``words``, ``model``, ``plain`` and ``mel``."""
+    ws = Workspace.create(root / "ws", name="synthetic")
     ws.save_catalog(make_catalog())
     words = make_words(ws)
     model = FakeModel({"dim": DIM, "seed": 0}, {"tags": SEEN, "artists": []})

@@ -19,20 +19,24 @@ from core.engine.projection import (ProjectionNotComputed, UmapParams, compute_p
                                     neighbourhood_preservation, stratified_sample)
 from core.errors import ParameterError
 
-from tests.test_engine_fakes import synthetic  # noqa: F401  (fixture)
+from tests.test_engine_fakes import make_synthetic, synthetic  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = UmapParams(n_neighbors=8)
 
 
-@pytest.fixture()
-def mapped(synthetic):
-    """Synthetic workspace with embeddings of ``fake`` and maps of ``fake`` and ``fakewords``."""
+def _mapped(synthetic: dict) -> dict:
     ws = synthetic["ws"]
     extract_embeddings(ws, "fake", model=synthetic["model"], words=synthetic["words"], mel=synthetic["mel"])
     compute_projection(ws, "model", "fake", PARAMS)
     compute_projection(ws, "words", "fakewords", PARAMS)
     return synthetic
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory):
+    """Synthetic workspace with embeddings of ``fake`` and maps of ``fake`` and ``fakewords`` (read-only)."""
+    return _mapped(make_synthetic(tmp_path_factory.mktemp("mapped")))
 
 
 def test_stratified_sample_keeps_every_label_in_proportion():
@@ -77,7 +81,8 @@ def test_maps_are_cached_with_tracks_tags_and_preservation(mapped):
     assert compute_projection(ws, "model", "fake", PARAMS).path.stat().st_mtime_ns == mtime
 
 
-def test_missing_or_stale_maps_are_not_computed_on_load(mapped):
+def test_missing_or_stale_maps_are_not_computed_on_load(synthetic):
+    mapped = _mapped(synthetic)  # this test changes the workspace: its own copy
     ws = mapped["ws"]
     with pytest.raises(ProjectionNotComputed, match="python -m core project"):
         load_projection(ws, "model", "fake", UmapParams(n_neighbors=5))  # other parameters

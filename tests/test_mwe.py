@@ -38,6 +38,9 @@ def test_cnn1d_follows_choi_et_al():
     mel = np.full((128, 400), 0.2262, dtype=np.float32)
     assert np.allclose(model.track_inputs(mel).numpy(), 0.0, atol=1e-6)  # normalised with Choi's mean
     assert model.track_inputs(mel).shape == (8, 128, 130)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+    with_bn = MweModel({"word_dim": 300, "batch_norm": True})
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in with_bn.modules()) == 4
 
 
 def test_short_chunk_option_and_bad_config():

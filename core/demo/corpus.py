@@ -539,8 +539,9 @@ def build_corpus(ws, demo, progress: Progress) -> None:
                         done = _done(job, audio_root, clips_dir)
                         if done is None:
                             pending.append((i, job))
-                        else:
+                        else:  # replaced in an earlier run
                             records[i] = done
+                            reused += len(done)
     flat = [rec for i in sorted(records) for rec in records[i]]
     if not flat:
         raise DataError("the demo corpus produced no clips; see build_report.json")

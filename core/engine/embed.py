@@ -225,7 +225,7 @@ def encode_tracks(model, mels: Iterable[np.ndarray], n: int, batch_size: int = 1
     ``track_inputs``), the inputs of ``batch_size`` tracks are concatenated into
     one batch, which gives the same vectors as ``encode_track`` one by one
     (eval mode) in fewer, larger passes. Models that override ``encode_track``
-    (e.g. a histogram model) are called track by track.
+    are called track by track.
     """
     device = next(model.parameters(), torch.zeros(0)).device
     out = np.zeros((n, model.dim), dtype=np.float32)

@@ -1,12 +1,14 @@
 """faiss indexes over a model's track embeddings.
 
-* Exact search (``IndexFlatIP``) is the default; it is rebuilt in memory from ``tracks.npy`` when loaded (a copy).
+* Exact search (``IndexFlatIP``) is the default; it is rebuilt in memory from
+  ``tracks.npy`` when loaded (a copy).
 * Above ``IndexConfig.approximate_above`` tracks an IVF index is built too, its
   ``nprobe`` chosen as the smallest reaching ``min_recall`` recall@10 against
   exact search, measured on the real embeddings (track queries, half of them
-  randomly subspace-weighted). It is stored in ``ws.indexes_dir/<model>/`` with
-  its measured recall; an index below the configured recall is never used: the
-  search falls back to exact and says so in a warning.
+  randomly subspace-weighted, the query track itself not counted). It is
+  stored in ``ws.indexes_dir/<model>/`` with its measured recall; an index
+  below the configured recall is never used: the search falls back to exact
+  and says so in a warning.
 
 Vectors come ready to rank (:func:`core.engine.embed.prepare`): unit length for
 cosine models, raw for inner-product models, so one inner-product index serves both.
@@ -82,15 +84,22 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(hits)) if hits else 1.0
 
 
-def recall_queries(vectors: np.ndarray, subspaces: dict[str, slice], n: int, seed: int) -> np.ndarray:
-    """Sampled track vectors, half of them with random per-subspace weights."""
+def recall_queries(vectors: np.ndarray, subspaces: dict[str, slice], n: int,
+                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sampled track rows and their vectors, half of them with random per-subspace weights."""
     rng = np.random.default_rng(seed)
-    queries = vectors[rng.choice(len(vectors), size=min(n, len(vectors)), replace=False)].copy()
+    rows = rng.choice(len(vectors), size=min(n, len(vectors)), replace=False)
+    queries = vectors[rows].copy()
     if len(subspaces) > 1:
         for q in queries[::2]:
             for sl in subspaces.values():
                 q[sl] *= rng.uniform(0.0, 1.0)
-    return queries
+    return rows, queries
+
+
+def _drop_self(found: np.ndarray, own: np.ndarray, k: int) -> np.ndarray:
+    # a track always finds itself; counting it would flatter the recall of track -> track queries
+    return np.array([[r for r in row if r != o][:k] for row, o in zip(found, own)])
 
 
 def build_ivf(vectors: np.ndarray, subspaces: dict[str, slice], config: IndexConfig) -> tuple[faiss.Index, dict]:
@@ -113,12 +122,12 @@ def build_ivf(vectors: np.ndarray, subspaces: dict[str, slice], config: IndexCon
     train = vectors[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
     index.train(np.ascontiguousarray(train))
     index.add(np.ascontiguousarray(vectors))
-    queries = recall_queries(vectors, subspaces, config.recall_queries, config.seed + 1)
-    _, truth = faiss_search(exact_index(vectors), queries, RECALL_K)
+    own, queries = recall_queries(vectors, subspaces, config.recall_queries, config.seed + 1)
+    truth = _drop_self(faiss_search(exact_index(vectors), queries, RECALL_K + 1)[1], own, RECALL_K)
     nprobe, recall = 1, 0.0
     while True:
         index.nprobe = nprobe
-        recall = recall_at_k(index.search(queries, RECALL_K)[1], truth)
+        recall = recall_at_k(_drop_self(index.search(queries, RECALL_K + 1)[1], own, RECALL_K), truth)
         if recall >= config.min_recall or nprobe >= nlist:
             break
         nprobe = min(2 * nprobe, nlist)

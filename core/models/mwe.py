@@ -50,6 +50,7 @@ class MweConfig:
     dim: int = 100                      # joint space (Choi et al.: 100)
     encoder: str = "cnn1d"              # cnn1d | short_chunk
     width: float = 1.0                  # channel multiplier (1.0: 128 channels for cnn1d, Won's for short_chunk)
+    batch_norm: bool = False            # cnn1d: BatchNorm after each conv (not in Choi et al.'s description)
     n_frames: int = 130                 # crop length (cnn1d: 130, ~3 s; short_chunk: 173)
     n_crops: int = 8                    # evenly spaced evaluation crops per track
     input_mean: float = 0.2262          # cnn1d input normalisation (Choi et al.)
@@ -73,13 +74,13 @@ class MweConfig:
 class Cnn1d(nn.Module):
     """Choi et al. 2019's 1D-CNN: ``(B, 128, frames)`` -> ``(B, dim)``."""
 
-    def __init__(self, n_mels: int, channels: int, dim: int):
+    def __init__(self, n_mels: int, channels: int, dim: int, batch_norm: bool = False):
         super().__init__()
         layers = []
         for c_in, k, pool in ((n_mels, 4, 4), (channels, 4, 4), (channels, 4, 4), (channels, 2, 2)):
             layers += [nn.ConstantPad1d(((k - 1) // 2, k // 2), 0.0),  # Keras "same" (extra pad on the right)
-                       nn.Conv1d(c_in, channels, k), nn.ReLU(),
-                       nn.MaxPool1d(pool, ceil_mode=True)]  # ceil: a 2-frame map still pools to 1
+                       nn.Conv1d(c_in, channels, k), *([nn.BatchNorm1d(channels)] if batch_norm else []),
+                       nn.ReLU(), nn.MaxPool1d(pool, ceil_mode=True)]  # ceil: a 2-frame map still pools to 1
         self.convs = nn.Sequential(*layers)
         self.out = nn.Conv1d(channels, dim, 1)
 
@@ -120,7 +121,7 @@ class MweModel(EmbeddingModel):
         super().__init__(asdict(cfg))
         self.cfg = cfg
         if cfg.encoder == "cnn1d":
-            self.audio = Cnn1d(128, max(4, round(128 * cfg.width)), cfg.dim)
+            self.audio = Cnn1d(128, max(4, round(128 * cfg.width)), cfg.dim, cfg.batch_norm)
         else:
             self.audio = ShortChunk(cfg.width, cfg.dim)
         self.text = nn.Linear(cfg.word_dim, cfg.dim)

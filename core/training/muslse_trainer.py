@@ -56,7 +56,7 @@ class MuslseTrainConfig(TrainConfig):
     input_model: str = ""                 # a trained model whose (frozen) audio embedding is the input; "": bof
     similar_min_shared_tags: int = 3
     optimizer: str = "adam"
-    lr: float = 0.01
+    lr: float = 0.003
     batch_size: int = 64
     epochs: int = 30
     steps_per_epoch: int = 50

@@ -43,6 +43,7 @@ class MweTrainConfig(TrainConfig):
     word_embedding: str = "music-skipgram"
     encoder: str = "cnn1d"               # cnn1d (Choi et al.) | short_chunk (Won et al.)
     width: float = 1.0
+    batch_norm: bool = False             # cnn1d: BatchNorm after each conv
     dim: int = 100
     n_frames: int = 130                  # ~3 s crops (short_chunk: 173)
     margin: float = 0.4
@@ -160,7 +161,8 @@ def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str)
     tables = {k: sizes[k] if k in lambdas and data.id_vectors[k] is None else 0 for k in ("artist", "track")}
     model = MweModel({
         "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": data.word_embedding, "dim": config.dim,
-        "encoder": config.encoder, "width": config.width, "n_frames": config.n_frames,
+        "encoder": config.encoder, "width": config.width, "batch_norm": config.batch_norm,
+        "n_frames": config.n_frames,
         "n_tags": len(data.tags), "n_artists": tables["artist"], "n_tracks": tables["track"],
         "variant": config.variant})
     model.tag_vectors.copy_(torch.from_numpy(data.tag_vectors))

@@ -26,9 +26,10 @@ PRESETS: dict[str, tuple[str, dict]] = {
     "lee-disentangled-trackreg": ("lee", {"masks": True, "track_reg": True}),
     "lee-category": ("lee", {"masks": False, "track_reg": False}),
     "mfcc-vq": ("mfcc_vq", {}),
-    "muslse-warp": ("muslse", {"loss": "warp"}),
-    "muslse-auc": ("muslse", {"loss": "auc"}),
-    "muslse-warp-ensemble": ("muslse", {"loss": "warp", "members": 3, "dim": 300}),
+    "muslse-warp": ("muslse", {"loss": "warp", "tasks": "tag"}),
+    "muslse-auc": ("muslse", {"loss": "auc", "tasks": "tag"}),
+    "muslse-warp-multitask": ("muslse", {"loss": "warp", "tasks": "tag+artist+similar"}),
+    "muslse-warp-ensemble": ("muslse", {"loss": "warp", "tasks": "tag", "members": 3, "dim": 300}),
     "mwe-tag+artist+track": ("mwe", {"word_embedding": "music-skipgram"}),
     "mwe-tag": ("mwe", {"word_embedding": "music-skipgram", "lambda_artist": 0.0, "lambda_track": 0.0}),
     "mwe-track": ("mwe", {"word_embedding": "music-skipgram", "lambda_tag": 0.0, "lambda_artist": 0.0}),
@@ -55,15 +56,15 @@ SIZE_OVERRIDES: dict[str, dict[str, dict]] = {
     },
     "muslse": {
         "tiny": {"n_codes": 32, "frames_per_track": 200, "dim": 24, "epochs": 3, "steps_per_epoch": 20,
-                 "batch_size": 32, "patience": 3},
+                 "batch_size": 32, "patience": 3, "threads": 1},
         "default": {"n_codes": 256, "frames_per_track": 300, "dim": 96, "epochs": 30, "steps_per_epoch": 50,
-                    "batch_size": 64, "patience": 8},
+                    "batch_size": 64, "patience": 8, "threads": 1},
     },
     "mwe": {
         "tiny": {"width": 0.125, "epochs": 2, "steps_per_epoch": 5, "batch_size": 16, "optimizer": "adam",
                  "patience": 2},
-        "default": {"width": 0.25, "epochs": 10, "steps_per_epoch": 20, "batch_size": 32, "optimizer": "adam",
-                    "patience": 4},
+        "default": {"width": 0.25, "epochs": 30, "steps_per_epoch": 25, "batch_size": 32, "optimizer": "adam",
+                    "patience": 8},
     },
 }
 

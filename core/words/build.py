@@ -34,7 +34,7 @@ PRESETS = {
     "tiny": {"glove_limit": 100_000, "vector_size": 50, "epochs": 10, "n_walks": 4000, "n_general": 15000,
              "general_neighbours": 3, "track_repeats": 16},
     "default": {"glove_limit": None, "vector_size": 100, "epochs": 15, "n_walks": 20000, "n_general": 25000,
-                "general_neighbours": 2, "track_repeats": 16},
+                "general_neighbours": 1, "track_repeats": 16},
 }
 
 
