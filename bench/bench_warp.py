@@ -11,7 +11,7 @@ codebook (about half the words non-zero), 1,000 tags, d = 100.
    against a one-vs-rest linear classifier (``argmax_i w_i . s``: O(|T| |S|)
    time, |T| |S| floats), time per query and model memory.
 
-    python bench/bench_warp.py [--quick] [--device cpu|cuda]
+    python bench/bench_warp.py [--quick] [--device cpu|cuda] [--threads N]
 """
 
 from __future__ import annotations
@@ -108,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and queries (about 10 s on 2 cores)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: small ops are dominated by thread wake-ups on a busy machine)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     steps, queries = (30, 300) if args.quick else (200, 3000)
     n_features, n_tags, dim, batch = 2000, 1000, 100, 64
     hist, tags = synthetic(2000, n_features, n_tags, args.device)

@@ -125,3 +125,23 @@ def _excerpt(path: str, start: float, end: float) -> bytes:
     from core.audio import excerpt_bytes
 
     return excerpt_bytes(path, start, end)
+
+
+def picked_engine(label: str = "Model", require=None):
+    """Model picker plus its loaded engine and playback window; stops the page with a message if none.
+
+    Returns
+    -------
+    (model name, Engine, excerpt seconds)
+    """
+    from core.views.playback import model_window_seconds
+
+    name = model_picker(label, require=require)
+    if name is None:
+        st.stop()
+    try:
+        eng = engine(name)
+    except TagspaceError as err:
+        show_error(err)
+        st.stop()
+    return name, eng, model_window_seconds(eng.model.config if eng.model is not None else {})

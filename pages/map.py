@@ -6,8 +6,7 @@ from core.engine.projection import load_projection, stratified_sample
 from core.engine.queries import text_to_tracks, text_vector
 from core.errors import TagspaceError
 from core.views.map import COLOR_BY, map_figure, map_points, selected_ids, split_selection
-from core.views.playback import model_window_seconds
-from pages._common import engine, model_picker, player, set_url, show_error, url_value, workspace
+from pages._common import picked_engine, player, set_url, show_error, url_value, workspace
 
 MAX_POINTS = 20_000  # plotly WebGL stays responsive below this; larger views are sampled
 
@@ -22,9 +21,7 @@ def _projection_frame(root: str, model_name: str, key: str):
 
 st.title("Map of the joint space")
 ws = workspace()
-model_name = model_picker()
-if model_name is None:
-    st.stop()
+model_name, eng, window = picked_engine()
 try:
     projection = load_projection(ws, "model", model_name)
 except TagspaceError as err:
@@ -53,12 +50,7 @@ else:
                "Drag a box or lasso to select tracks; click a tag to list its nearest tracks.")
 
 highlight = None
-eng = None
-try:
-    eng = engine(model_name)
-except TagspaceError as err:
-    show_error(err)
-if word.strip() and eng is not None:
+if word.strip():
     try:
         vector, used = text_vector(eng, word)
         x, y = projection.place(vector)[0]
@@ -71,9 +63,8 @@ if word.strip() and eng is not None:
 event = st.plotly_chart(map_figure(points, color_by, highlight, shade), on_select="rerun",
                         selection_mode=("points", "box", "lasso"), key="map_chart")
 track_ids, tags = split_selection(selected_ids(event))
-window = model_window_seconds(eng.model.config if eng is not None and eng.model is not None else {})
 
-if tags and eng is not None:
+if tags:
     tag = tags[0]
     st.subheader(f"Tracks nearest to the tag '{tag}'")
     try:

@@ -4,21 +4,13 @@ import streamlit as st
 
 from core.engine.queries import search_tracks, text_to_tracks, track_to_tags
 from core.errors import TagspaceError
-from core.views.playback import model_window_seconds
 from core.views.uploads import check_upload
-from pages._common import engine, model_picker, player, set_url, show_error, url_value, workspace
+from pages._common import picked_engine, player, set_url, show_error, url_value, workspace
 
 st.title("Search")
 ws = workspace()
-model_name = model_picker("Model (with a text side)", require=lambda c: c.get("family") in ("won", "muslse", "mwe"))
-if model_name is None:
-    st.stop()
-try:
-    eng = engine(model_name)
-except TagspaceError as err:
-    show_error(err)
-    st.stop()
-window = model_window_seconds(eng.model.config if eng.model is not None else {})
+model_name, eng, window = picked_engine("Model (with a text side)",
+                                        require=lambda c: c.get("family") in ("won", "muslse", "mwe"))
 titles = dict(zip(ws.catalog.tracks["track_id"], ws.catalog.tracks["title"]))
 
 text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"])

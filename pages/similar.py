@@ -1,26 +1,16 @@
 """Similar: query by example, with subspace weights and mix-and-match."""
 
-import pandas as pd
 import streamlit as st
 
 from core.engine.queries import mix_and_match, search_tracks, weighted_subspace_search
 from core.errors import TagspaceError
-from core.views.playback import model_window_seconds
 from core.views.uploads import check_upload
 from core.views.weights import weights_from_text, weights_to_text
-from pages._common import engine, model_picker, player, set_url, show_error, url_value, workspace
+from pages._common import picked_engine, player, set_url, show_error, url_value, workspace
 
 st.title("Similar tracks")
 ws = workspace()
-model_name = model_picker()
-if model_name is None:
-    st.stop()
-try:
-    eng = engine(model_name)
-except TagspaceError as err:
-    show_error(err)
-    st.stop()
-window = model_window_seconds(eng.model.config if eng.model is not None else {})
+model_name, eng, window = picked_engine()
 subspaces = [s for s in eng.subspaces if s != "all"]
 
 

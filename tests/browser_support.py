@@ -76,8 +76,9 @@ def streamlit_server(workspace: Path, env: dict | None = None, timeout: float = 
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the Streamlit script has finished running (no 'running' indicator)."""
+    """Wait until the page has content and the Streamlit script has finished running."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
+    page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
     page.wait_for_function(
         "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
         " || !document.querySelector(\"[data-testid='stStatusWidget']\").innerText.includes('Running')",

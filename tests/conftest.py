@@ -7,6 +7,7 @@ between runs while developing (the build is resumable, so only missing steps run
 from __future__ import annotations
 
 import os
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,4 +47,7 @@ def app_url(tiny_workspace):
     from tests.browser_support import streamlit_server
 
     with streamlit_server(tiny_workspace.root) as url:
+        # A fresh server answers the first visit to a sub-path with "Page not found"
+        # (Streamlit issues 8860/9992): open the root once, as `make run` users do.
+        urllib.request.urlopen(url, timeout=30).read()
         yield url

@@ -14,8 +14,14 @@ from streamlit.testing.v1 import AppTest
 TIMEOUT = 120
 
 
-def _family(ws, name):
-    return json.loads((ws.models_dir / name / "config.json").read_text())["family"]
+def _models(ws, family, variant_prefix=""):
+    """Names of the workspace's models of one family (and variant prefix)."""
+    out = []
+    for name in ws.model_names():
+        config = json.loads((ws.models_dir / name / "config.json").read_text())
+        if config["family"] == family and config["variant"].startswith(variant_prefix):
+            out.append(name)
+    return out
 
 
 @pytest.fixture()
@@ -63,7 +69,7 @@ def test_words_page_compares_embeddings(app):
 
 
 def test_similar_weights_change_ranking(app, tiny_workspace):
-    lee = [n for n in tiny_workspace.model_names() if _family(tiny_workspace, n) == "lee"]
+    lee = _models(tiny_workspace, "lee", "disentangled")
     assert lee, "the tiny demo trains a Lee et al. model"
     track = tiny_workspace.catalog.track_ids[0]
     at = app("similar", model=lee[0], track=track, w="genre:1,mood:0,instrument:0,tempo:0,track:0")
@@ -78,7 +84,7 @@ def test_similar_weights_change_ranking(app, tiny_workspace):
 
 
 def test_similar_explains_models_without_subspaces(app, tiny_workspace):
-    won = [n for n in tiny_workspace.model_names() if _family(tiny_workspace, n) == "won"]
+    won = _models(tiny_workspace, "won")
     at = app("similar", model=won[0], track=tiny_workspace.catalog.track_ids[0])
     _no_errors(at)
     assert any("no genre/mood/instrument/tempo subspaces" in i.value for i in at.info)
@@ -86,7 +92,7 @@ def test_similar_explains_models_without_subspaces(app, tiny_workspace):
 
 
 def test_search_text_and_autotagging(app, tiny_workspace):
-    won = [n for n in tiny_workspace.model_names() if _family(tiny_workspace, n) == "won"]
+    won = _models(tiny_workspace, "won")
     tag = tiny_workspace.catalog.tags("instrument")[0]
     at = app("search", model=won[0], q=tag)
     _no_errors(at)

@@ -63,19 +63,23 @@ class TrainConfig(BaseConfig):
     momentum: float = 0.9             # sgd only
     nesterov: bool = True             # sgd only
     patience: int = 10                # early stopping: epochs without a better validation score
-    lr_schedule: str = "none"         # none | plateau (x lr_factor after lr_patience bad epochs)
+    lr_schedule: str = "none"         # none | plateau (x lr_factor after lr_patience bad epochs) | cosine
+    warmup_steps: int = 0             # cosine only: linear warm-up over this many steps, then cosine to lr * lr_factor
     lr_factor: float = 0.2
     lr_patience: int = 4
     max_lr_reductions: int = 5
     grad_clip: float = 0.0            # 0: off
     device: str = "auto"              # auto | cpu | cuda | cuda:N
     amp: bool = True                  # mixed precision, used on CUDA only
-    threads: int = 0                  # CPU threads for torch; 0: leave torch's default
+    threads: int = 0                  # CPU threads for torch; 0: os.cpu_count() (all cores of an idle machine)
+    validate_every: int = 1           # validate (and checkpoint / early-stop) every this many epochs, and at the end
 
     def validate(self) -> None:
         super().validate()
         self._choice("optimizer", ("adam", "sgd"))
-        self._choice("lr_schedule", ("none", "plateau"))
+        self._choice("lr_schedule", ("none", "plateau", "cosine"))
+        if self.validate_every < 1:
+            raise ParameterError(f"validate_every must be >= 1, got {self.validate_every}")
         if self.epochs < 1 or self.steps_per_epoch < 1 or self.batch_size < 2:
             raise ParameterError("epochs and steps_per_epoch must be >= 1 and batch_size >= 2")
         if self.lr <= 0 or not 0 < self.lr_factor < 1:
@@ -103,6 +107,15 @@ class WonConfig(TrainConfig):
     steps_per_epoch: int = 78             # 10,000 samples / batch 128
     epochs: int = 200
     patience: int = 20
+    #: Leave numeric tags ("105 bpm") out of the tag vocabulary. A word embedding has no
+    #: meaningful vector for a number (GloVe's "105" is a token about counts and years, not
+    #: tempo), so the tag branch cannot place it; the word tags slow / medium / fast stay.
+    #: Off by default (the paper has no such tags); the demo presets turn it on. The
+    #: vocabulary actually trained on is saved in ``vocab.json``, and evaluation scores the
+    #: model's own vocabulary, so excluded tags are reported as not evaluated, not as failures.
+    exclude_numeric_tags: bool = False
+    #: Won et al. keep tags with >= 100 tracks (MSD100); 1 keeps every tag seen in training.
+    min_train_tracks: int = 1
 
     def validate(self) -> None:
         super().validate()
@@ -133,6 +146,12 @@ class LeeConfig(TrainConfig):
     dim: int = 256
     n_frames: int = 129
     valid_triplets: int = 300             # per dimension, from the valid split (checkpoint criterion)
+    #: ``sampled``: the paper's one triplet per row (a dimension, an anchor, a positive, a negative).
+    #: ``batch``: rows are (anchor, positive) pairs of sampled dimensions, and every in-batch
+    #: triplet of every dimension (masked distance of that dimension; a negative is a labelled
+    #: track not similar along it) enters the loss, averaged over the triplets with a non-zero
+    #: loss ("batch-all"). Same loss and similarity rules, many more triplets per forward pass.
+    triplets: str = "sampled"
     lr: float = 0.01
     lr_schedule: str = "plateau"
     batch_size: int = 64
@@ -142,6 +161,7 @@ class LeeConfig(TrainConfig):
         super().validate()
         if not 0 <= self.max_overlap < 1:
             raise ParameterError(f"max_overlap must be in [0, 1), got {self.max_overlap}")
+        self._choice("triplets", ("sampled", "batch"))
 
     @property
     def variant(self) -> str:

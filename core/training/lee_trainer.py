@@ -109,7 +109,46 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
         out[:, :piece.shape[1]] = piece
         return out
 
+    batch_mode = config.triplets == "batch"
+    n_track = config.batch_size // 2 if batch_mode else config.batch_size  # track triplets per step
+    similar = {DIMENSIONS.index(k): torch.as_tensor(v | np.diag(categories.known[k])) for k, v in categories.similar.items()}
+    known = {DIMENSIONS.index(k): torch.as_tensor(v) for k, v in categories.known.items()}
+
+    def pair_batches(rng: np.random.Generator):
+        """Batch mode: ``batch_size // 2`` (anchor, positive) pairs of uniformly drawn dimensions."""
+        for _ in range(config.steps_per_epoch):
+            _, trip = categories.sample(config.batch_size // 2, rng)
+            songs = trip[:, :2].T.reshape(-1)  # anchors..., positives...
+            crops = [random_crop(data.train_mels[i], n, rng) for i in songs]
+            if tracks is not None:
+                t = tracks.sample(n_track, rng)
+                crops += [excerpt(s, o) for s, o in zip(np.concatenate([t[:, 0], t[:, 0], t[:, 3]]),
+                                                          np.concatenate([t[:, 1], t[:, 2], t[:, 4]]))]
+            yield songs, model.standardize(np.stack(crops).astype(np.float32))
+
+    def batch_all_loss(emb: torch.Tensor, songs: np.ndarray, device) -> torch.Tensor:
+        """Mean over dimensions of the mean loss of the in-batch triplets with a non-zero loss."""
+        idx = torch.as_tensor(songs)
+        same = idx[:, None] == idx[None, :]
+        parts = []
+        for d in categories.active:
+            k = known[d][idx]
+            pos = (similar[d][idx][:, idx] & k[:, None] & k[None, :] & ~torch.eye(len(idx), dtype=torch.bool))
+            neg = ~similar[d][idx][:, idx] & k[:, None] & k[None, :] & ~same
+            valid = (pos[:, :, None] & neg[:, None, :]).to(device)
+            if not valid.any():
+                continue
+            x = emb * model.masks(torch.tensor(d, device=device))
+            dist = torch.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1) + 1e-12)
+            losses = torch.relu(dist[:, :, None] - dist[:, None, :] + config.margin)[valid]
+            active = losses > 1e-8
+            parts.append(losses[active].mean() if active.any() else losses.sum() * 0.0)
+        return torch.stack(parts).mean() if parts else emb.sum() * 0.0
+
     def batches(rng: np.random.Generator):
+        if batch_mode:
+            yield from pair_batches(rng)
+            return
         for _ in range(config.steps_per_epoch):
             dims, trip = categories.sample(config.batch_size, rng)
             crops = [random_crop(data.train_mels[i], n, rng) for i in trip.T.reshape(-1)]  # a..., p..., n...
@@ -122,11 +161,16 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
     def loss(model: LeeModel, batch, device) -> torch.Tensor:
         dims, x = batch
         emb = model.encode_audio(torch.as_tensor(x, device=device)).float()
-        b = config.batch_size
-        a, p, neg = emb[:b], emb[b:2 * b], emb[2 * b:3 * b]
-        total = masked_triplet_loss(a, p, neg, model.masks(torch.as_tensor(dims, device=device)), config.margin)
+        if batch_mode:  # dims holds the batch's track indices
+            m = len(dims)
+            total, rest = batch_all_loss(emb[:m], dims, device), emb[m:]
+        else:
+            b = config.batch_size
+            a, p, neg = emb[:b], emb[b:2 * b], emb[2 * b:3 * b]
+            total = masked_triplet_loss(a, p, neg, model.masks(torch.as_tensor(dims, device=device)), config.margin)
+            rest = emb[3 * b:]
         if tracks is not None:
-            ta, tp, tn = emb[3 * b:4 * b], emb[4 * b:5 * b], emb[5 * b:]
+            ta, tp, tn = rest[:n_track], rest[n_track:2 * n_track], rest[2 * n_track:]
             total = total + config.track_lambda * masked_triplet_loss(
                 ta, tp, tn, torch.ones(config.dim, device=device), config.margin)
         return total

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +99,21 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
+def cosine_factor(step: int, total: int, warmup: int, floor: float) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to ``floor``."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
-    """Reduce-on-plateau of the validation score (``mode="max"``), at most ``max_lr_reductions`` times."""
+    """``plateau``: reduce-on-plateau of the validation score (``mode="max"``), at most
+    ``max_lr_reductions`` times (stepped per validation). ``cosine``: warm-up then cosine decay
+    over ``epochs * steps_per_epoch`` steps (stepped per batch)."""
+    if config.lr_schedule == "cosine":
+        total, warmup, floor = config.epochs * config.steps_per_epoch, config.warmup_steps, config.lr_factor
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_factor(step, total, warmup, floor))
     if config.lr_schedule != "plateau":
         return None
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -138,8 +152,7 @@ def train(run: Run, progress: Progress = silent, resume: bool = False) -> dict:
         ``history`` (per epoch: loss, validation score, learning rate) and ``device``.
     """
     threads = torch.get_num_threads()
-    if run.config.threads:
-        torch.set_num_threads(run.config.threads)
+    torch.set_num_threads(run.config.threads or os.cpu_count() or 1)
     try:
         return _train(run, progress, resume)
     finally:
@@ -197,15 +210,22 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(optimizer)
             scaler.update()
+            if cfg.lr_schedule == "cosine":
+                scheduler.step()
             losses.append(float(loss.detach()))
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        epoch += 1
+        lr_now = float(optimizer.param_groups[0]["lr"])
+        if epoch % cfg.validate_every and epoch < cfg.epochs:
+            history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan, "lr": lr_now})
+            counters["epoch"] = epoch
+            continue  # no validation this epoch: nothing to checkpoint or early-stop on
         model.eval()
         with torch.no_grad():
             score = float(run.validate(model, device))
-        if scheduler is not None and math.isfinite(score):
+        if cfg.lr_schedule == "plateau" and math.isfinite(score):
             scheduler.step(score)
-        epoch += 1
         if math.isfinite(score):
             improved = score > counters["best"]
             if improved:
@@ -219,7 +239,7 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
         counters["epoch"] = epoch
         counters["stopped_early"] = counters["bad_epochs"] >= cfg.patience
         history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan,
-                        run.metric: score, "lr": float(optimizer.param_groups[0]["lr"])})
+                        run.metric: score, "lr": lr_now})
         # state first, then the best weights: an interruption in between still leaves a resumable run
         torch.save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                     "optimizer": optimizer.state_dict(),

@@ -9,6 +9,7 @@ over 8-crop track embeddings, as in the authors' solver).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .losses import cosine_triplet_loss
 from .samplers import TagTripletSampler, mine_negatives
 
 EVAL_CHUNK = 64  # crops per forward pass when embedding the valid split
+_NUMERIC_TAG = re.compile(r"[0-9][0-9.,/:-]*(\s*(bpm|hz|khz|%))?")
 
 
 @dataclass
@@ -61,7 +63,12 @@ def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
     if not train_ids or not valid_ids:
         raise DataError("the catalog needs train and valid tracks to train a Won model")
     words = load_word_vectors(ws, config.word_embedding)
-    train_tags = [t for t, n in zip(catalog.tags(), catalog.tag_matrix(train_ids).sum(axis=0)) if n > 0]
+    counts = catalog.tag_matrix(train_ids).sum(axis=0)
+    train_tags = [t for t, n in zip(catalog.tags(), counts) if n >= max(1, config.min_train_tracks)]
+    excluded = {"numeric": [], "rare": [t for t, n in zip(catalog.tags(), counts) if 0 < n < config.min_train_tracks]}
+    if config.exclude_numeric_tags:
+        excluded["numeric"] = [t for t in train_tags if is_numeric_tag(t)]
+        train_tags = [t for t in train_tags if not is_numeric_tag(t)]
     vectors, found, missing = words.vectors_for(train_tags)
     if not found:
         raise DataError(f"no training tag is in word embedding {config.word_embedding!r}")
@@ -75,8 +82,14 @@ def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
         train_matrix=catalog.tag_matrix(train_ids, tags) > 0,
         valid_specs=[db_from_log1p10(store.mel(t)) for t in valid_ids],
         valid_matrix=catalog.tag_matrix(valid_ids, tags) > 0,
-        vocab_extra={"tag_categories": {t: categories[t] for t in tags}, "skipped_tags": missing},
+        vocab_extra={"tag_categories": {t: categories[t] for t in tags}, "skipped_tags": missing,
+                     "excluded_tags": excluded},
     )
+
+
+def is_numeric_tag(tag: str) -> bool:
+    """True for a number with an optional measuring unit ("105 bpm", "120", "4/4"); decades ("80s") are words."""
+    return bool(_NUMERIC_TAG.fullmatch(str(tag).strip()))
 
 
 def macro_pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:

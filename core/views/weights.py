@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ..errors import ParameterError
-
 
 def weights_to_text(weights: dict[str, float]) -> str:
     return ",".join(f"{k}:{v:g}" for k, v in weights.items())
@@ -21,7 +19,3 @@ def weights_from_text(text: str | None, names: list[str], default: float = 1.0) 
                 continue
     return out
 
-
-def check_weights(weights: dict[str, float]) -> None:
-    if any(v < 0 for v in weights.values()):
-        raise ParameterError("weights must be >= 0")
