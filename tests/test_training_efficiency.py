@@ -49,7 +49,7 @@ def test_lee_batch_triplets_learn_and_respect_rules(tmp_path):
                        device="cpu", threads=1, triplets="batch", track_reg=True)
     run = lee_trainer.build_run(data, config, tmp_path / "b", "b")
     songs, x = next(run.batches(np.random.default_rng(0)))
-    assert len(songs) == 16 and x.shape[0] == 16 + 3 * 8  # pairs, then track triplets
+    assert len(songs) == 16 and x.shape[0] == 16 + 3 * 4  # pairs, then track triplets
     # anchors and positives are similar along some dimension
     assert all(abs(data.train_bpm[a] - data.train_bpm[p]) <= 5 or data.train_labels["genre"][a] &
                data.train_labels["genre"][p] for a, p in zip(songs[:8], songs[8:]))
@@ -98,3 +98,15 @@ def test_won_vocabulary_knobs(tmp_path, tiny_workspace):
     counts = dict(zip(ws.catalog.tags(), ws.catalog.tag_matrix(ws.catalog.split_ids("train")).sum(axis=0)))
     assert all(counts[t] >= 2 for t in kept.tags)
     assert json.dumps(kept.vocab_extra)  # recorded in vocab.json
+
+
+def test_thread_and_memory_helpers():
+    import os
+
+    from core.training.loop import auto_threads, keep_freed_memory
+
+    assert 1 <= auto_threads() <= (os.cpu_count() or 1)
+    first = keep_freed_memory()
+    assert keep_freed_memory() is first  # process-wide, applied once
+    config = WonConfig.from_dict({"keep_freed_memory": False, "threads": 0})
+    assert config.threads == 0 and config.keep_freed_memory is False

@@ -71,7 +71,8 @@ class TrainConfig(BaseConfig):
     grad_clip: float = 0.0            # 0: off
     device: str = "auto"              # auto | cpu | cuda | cuda:N
     amp: bool = True                  # mixed precision, used on CUDA only
-    threads: int = 0                  # CPU threads for torch; 0: os.cpu_count() (all cores of an idle machine)
+    threads: int = 0                  # CPU threads for torch; 0: auto (os.cpu_count() when idle, see loop.auto_threads)
+    keep_freed_memory: bool = True   # Linux/glibc: keep freed memory for reuse (faster CPU steps; see loop)
     validate_every: int = 1           # validate (and checkpoint / early-stop) every this many epochs, and at the end
 
     def validate(self) -> None:

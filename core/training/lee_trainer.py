@@ -5,7 +5,11 @@ Per step: ``batch_size`` category triplets, their dimensions drawn uniformly
 tolerance), one random 3 s crop per track, the masked Euclidean triplet loss
 (margin 0.1). With ``track_reg``, as many track triplets (two excerpts of one
 song overlapping <= 50 %, another song) add ``lambda * loss`` over the full
-embedding. The best checkpoint maximises the mean per-dimension triplet accuracy
+embedding. With ``triplets="batch"`` (the demo presets) the rows are instead
+``batch_size // 2`` (anchor, positive) pairs of uniformly drawn dimensions, every
+valid in-batch triplet of every dimension enters the masked loss (mean over the
+triplets with a non-zero loss, then over dimensions), and ``batch_size // 4``
+track triplets are added. The best checkpoint maximises the mean per-dimension triplet accuracy
 on fixed triplets of the valid split (whole tracks; sub-dimension distances for
 the disentangled model, full distances for the category model); the learning
 rate is divided by 5 when that score plateaus (the paper uses the validation loss).
@@ -110,7 +114,9 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
         return out
 
     batch_mode = config.triplets == "batch"
-    n_track = config.batch_size // 2 if batch_mode else config.batch_size  # track triplets per step
+    # track triplets per step (batch mode: a quarter of the rows, since each category row there holds
+    # many triplets while a track triplet still costs three crops)
+    n_track = max(1, config.batch_size // 4) if batch_mode else config.batch_size
     similar = {DIMENSIONS.index(k): torch.as_tensor(v | np.diag(categories.known[k])) for k, v in categories.similar.items()}
     known = {DIMENSIONS.index(k): torch.as_tensor(v) for k, v in categories.known.items()}
 

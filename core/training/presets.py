@@ -1,11 +1,24 @@
 """Named training presets: model name -> family + config overrides, scaled per size.
 
 Size ``paper`` is the config defaults (the papers' settings). ``tiny`` and
-``default`` are the demo builds on 2 CPU cores: narrow networks, short epochs
-and a larger learning rate for Won et al. (the paper's 1e-4 needs hundreds of
-10,000-sample epochs). They change the budget, never the method. They train
-on one thread: narrow networks gain little from intra-op threads, and two
-threads collapse when other processes compete for the two cores.
+``default`` are the demo builds on 2 CPU cores. They change the budget, never the
+method: narrow networks, a few hundred steps, a larger learning rate with a short
+warm-up and cosine decay (the paper's Adam 1e-4 needs hundreds of 10,000-sample
+epochs), validation every other epoch (on the CPU it costs as much as a third of
+the training steps). Torch threads are chosen per run (``threads=0``: all cores
+when the machine is idle, fewer when other processes keep cores busy, see
+:func:`core.training.loop.auto_threads`); ``tiny`` keeps one thread, as the test
+suite may run beside other work.
+
+Two ``default`` choices change what is trained on, both recorded in the checkpoint:
+
+* Won: ``exclude_numeric_tags`` (a word embedding has no meaningful vector for
+  "105 bpm"; slow / medium / fast stay) and ``min_train_tracks=10`` (Won et al.'s
+  minimum-count rule, >= 100 tracks on the MSD, scaled to the demo's 278 train tracks).
+  ``vocab.json`` holds the tags trained on (and ``excluded_tags``); evaluation scores
+  the model's own vocabulary.
+* Lee: ``triplets="batch"`` (every in-batch triplet of every dimension enters the
+  masked triplet loss, instead of one sampled triplet per row; same similarity rules).
 """
 
 from __future__ import annotations
@@ -41,14 +54,16 @@ SIZE_OVERRIDES: dict[str, dict[str, dict]] = {
     "won": {
         "tiny": {"width": 0.0625, "epochs": 2, "steps_per_epoch": 3, "batch_size": 32, "lr": 1e-3, "patience": 2,
                  "threads": 1},
-        "default": {"width": 0.0625, "epochs": 5, "steps_per_epoch": 8, "batch_size": 64, "lr": 1e-3,
-                    "patience": 3, "threads": 1},
+        "default": {"width": 0.0625, "epochs": 6, "steps_per_epoch": 10, "batch_size": 64, "lr": 3e-3,
+                    "lr_schedule": "cosine", "warmup_steps": 5, "lr_factor": 0.05, "validate_every": 2,
+                    "patience": 10, "threads": 0, "exclude_numeric_tags": True, "min_train_tracks": 10},
     },
     "lee": {
         "tiny": {"width": 0.0625, "epochs": 2, "steps_per_epoch": 3, "batch_size": 16, "patience": 2,
-                 "valid_triplets": 50, "threads": 1},
-        "default": {"width": 0.125, "epochs": 5, "steps_per_epoch": 8, "batch_size": 32, "lr_patience": 2,
-                    "patience": 4, "valid_triplets": 200, "threads": 1},
+                 "valid_triplets": 50, "threads": 1, "triplets": "batch"},
+        "default": {"width": 0.0625, "epochs": 6, "steps_per_epoch": 10, "batch_size": 64, "triplets": "batch",
+                    "lr": 5e-3, "lr_schedule": "cosine", "warmup_steps": 3, "lr_factor": 0.05, "validate_every": 2,
+                    "patience": 10, "valid_triplets": 200, "threads": 0},
     },
     "mfcc_vq": {
         "tiny": {"n_codes": 32, "frames_per_track": 200},
