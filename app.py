@@ -8,6 +8,7 @@ widgets and layout only, all logic lives in ``core``.
 import streamlit as st
 
 st.set_page_config(page_title="Tagspace", layout="wide")
+st.session_state["_tagspace_app_ran"] = True  # see pages/_common.py: _ensure_app_navigation
 
 PAGES = {
     "Explore": [
@@ -19,8 +20,8 @@ PAGES = {
         st.Page("pages/results.py", title="Results", url_path="results"),
     ],
     "Listening tests": [
-        st.Page("pages/listening_design.py", title="Listening tests", url_path="listening"),
-        st.Page("pages/listening_rate.py", title="Rate (rater link)", url_path="rate"),
+        st.Page("pages/listening_design.py", title="Design and report", url_path="listening"),
+        st.Page("pages/listening_rate.py", title="Rater page", url_path="rate"),
     ],
 }
 
@@ -31,5 +32,15 @@ if "rater" in st.query_params:
     page = st.navigation([st.Page("pages/listening_rate.py", title="Listening test", default=True)],
                          position="hidden")
 else:
-    page = st.navigation(PAGES)
+    # The built-in sidebar navigation is off (.streamlit/config.toml): before any session has run
+    # this script, Streamlit would list the files of pages/ instead of these sections.
+    page = st.navigation(PAGES, position="hidden")
+    with st.sidebar:
+        for section, pages in PAGES.items():
+            st.caption(section.upper())
+            for p in pages:
+                st.page_link(p)
+wanted = st.session_state.pop("_tagspace_wanted_page", None)
+if wanted:  # a deep link that reached a page before this script had run
+    st.switch_page(wanted[0], query_params=wanted[1])
 page.run()

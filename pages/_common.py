@@ -29,8 +29,25 @@ def _open_workspace(root: str) -> Workspace:
     return Workspace.open(root)
 
 
+APP_RAN = "_tagspace_app_ran"
+WANTED_PAGE = "_tagspace_wanted_page"
+
+
+def _ensure_app_navigation(page_file: str | None) -> None:
+    """Hand a page run outside ``app.py`` over to it, then come back to the same view.
+
+    The first visit to a sub-path of a freshly started server runs the page file alone
+    (Streamlit's older ``pages/`` mechanism), without the app's navigation or settings.
+    """
+    if st.session_state.get(APP_RAN) or not page_file:
+        return
+    st.session_state[WANTED_PAGE] = (f"pages/{Path(page_file).name}", st.query_params.to_dict())
+    st.switch_page("app.py")
+
+
 def workspace() -> Workspace:
     """The workspace the app was started on; stops the page with a readable error if absent."""
+    _ensure_app_navigation(sys._getframe(1).f_globals.get("__file__"))
     try:
         return _open_workspace(str(workspace_root()))
     except TagspaceError as err:
@@ -102,7 +119,7 @@ def model_picker(label: str = "Model", require=None, key: str = "model") -> str 
 
 # -------------------------------------------------------------------- playback
 def player(track_id: str, window_s: float | None = 3.0, label: str | None = None, full: bool = False) -> None:
-    """One audio player: a ``window_s`` excerpt cut server-side, or the full clip."""
+    """One audio player: a ``window_s`` excerpt cut server-side (the full clip on demand), or the full clip."""
     from core.audio import audio_duration
     from core.views.playback import excerpt_window
 
@@ -114,8 +131,9 @@ def player(track_id: str, window_s: float | None = 3.0, label: str | None = None
             return
         start, end = excerpt_window(audio_duration(path), window_s)
         st.audio(_excerpt(str(path), start, end), format="audio/wav")
-        if label:
-            st.caption(label)
+        st.caption(f"{label + ' · ' if label else ''}excerpt {start:.2f}-{end:.2f} s")
+        with st.expander("Full clip"):
+            st.audio(str(path))
     except TagspaceError as err:
         st.warning(f"cannot play {track_id}: {err}")
 

@@ -30,6 +30,9 @@ def page(chromium, app_url):
 def _open(page, app_url, path, query=""):
     page.goto(f"{app_url}/{path}{query}")
     wait_for_app(page)
+    # app.py's own navigation (not Streamlit's listing of the pages/ folder)
+    page.locator("[data-testid='stSidebar']").get_by_text("Similar").wait_for(timeout=30_000)
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0
 
 
 def _model(ws, family, variant_prefix=""):
@@ -45,6 +48,7 @@ def test_every_page_renders(page, app_url, path):
     _open(page, app_url, path)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("h1").count() >= 1
+    page.wait_for_timeout(1500)  # let data grids and charts draw before the screenshot
     screenshot(page, f"page-{path}")
 
 
@@ -61,7 +65,7 @@ def test_map_box_selection_lists_tracks_with_players(page, app_url, tiny_workspa
     page.get_by_text("selected track(s)").wait_for(timeout=30_000)
     page.locator("audio").first.wait_for(timeout=30_000)
     n = int(page.get_by_text("selected track(s)").inner_text().split()[0])
-    assert n >= 1 and page.locator("audio").count() == min(n, 20)
+    assert n >= 1 and page.locator("audio").count() >= min(n, 20)
     screenshot(page, "map-selection")
 
 

@@ -94,8 +94,10 @@ def test_won_vocabulary_knobs(tmp_path, tiny_workspace):
     kept = load_data(ws, WonConfig(word_embedding="glove-6b-50d", exclude_numeric_tags=True, min_train_tracks=2))
     assert not any(won_trainer.is_numeric_tag(t) for t in kept.tags)
     assert set(kept.tags) <= set(all_tags.tags)
-    assert kept.vocab_extra["excluded_tags"]["numeric"] == [t for t in all_tags.tags if won_trainer.is_numeric_tag(t)]
     counts = dict(zip(ws.catalog.tags(), ws.catalog.tag_matrix(ws.catalog.split_ids("train")).sum(axis=0)))
+    numeric = [t for t in all_tags.tags if won_trainer.is_numeric_tag(t)]
+    assert kept.vocab_extra["excluded_tags"]["numeric"] == [t for t in numeric if counts[t] >= 2]
+    assert set(kept.vocab_extra["excluded_tags"]["rare"]) == {t for t, n in counts.items() if 0 < n < 2}
     assert all(counts[t] >= 2 for t in kept.tags)
     assert json.dumps(kept.vocab_extra)  # recorded in vocab.json
 

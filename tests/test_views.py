@@ -93,7 +93,8 @@ def test_weights_round_trip():
     names = ["genre", "mood", "track"]
     w = {"genre": 0.25, "mood": 1.0, "track": 0.0}
     assert weights_from_text(weights_to_text(w), names) == w
-    assert weights_from_text("genre:x,tempo:1,mood:7", names) == {"genre": 1.0, "mood": 1.0, "track": 1.0}
+    assert weights_from_text("genre:x,tempo:1,mood:7", names) == {"genre": 0.0, "mood": 1.0, "track": 0.0}
+    assert weights_from_text(None, names) == {"genre": 1.0, "mood": 1.0, "track": 1.0}
 
 
 def test_track_table_and_headlines(catalog):

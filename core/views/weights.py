@@ -8,8 +8,12 @@ def weights_to_text(weights: dict[str, float]) -> str:
 
 
 def weights_from_text(text: str | None, names: list[str], default: float = 1.0) -> dict[str, float]:
-    """Parse ``name:value`` pairs; names not in the text get ``default``; bad items are ignored."""
-    out = {n: default for n in names}
+    """Parse ``name:value`` pairs (values clipped to 0-1; bad items ignored).
+
+    Without text every name gets ``default``; with text, names it leaves out weigh 0,
+    as in :func:`core.engine.queries.weighted_subspace_search`.
+    """
+    out = {n: (0.0 if text else default) for n in names}
     for item in (text or "").split(","):
         name, _, value = item.partition(":")
         if name in out:
