@@ -62,7 +62,10 @@ class Catalog:
     def __post_init__(self) -> None:
         self.tracks = _typed(self.tracks, TRACK_COLUMNS, "tracks")
         self.artists = _typed(self.artists, ARTIST_COLUMNS, "artists")
-        self.track_tags = _typed(self.track_tags, TAG_COLUMNS, "track_tags")
+        # row order of tags carries no meaning: keep one canonical order so equal catalogs
+        # have equal fingerprints however they were assembled
+        self.track_tags = (_typed(self.track_tags, TAG_COLUMNS, "track_tags")
+                           .sort_values(["track_id", "category", "tag"], kind="stable").reset_index(drop=True))
         self.validate()
 
     # ------------------------------------------------------------------ checks

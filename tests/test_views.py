@@ -116,3 +116,11 @@ def test_workspace_problems_name_the_fix(tmp_path, catalog):
     ws.save_catalog(catalog)
     whats = " ".join(p.what for p in workspace_problems(ws))
     assert "no readable audio" in whats and "no trained models" in whats and "no word embeddings" in whats
+
+
+def test_catalog_fingerprint_ignores_tag_row_order(catalog):
+    shuffled = Catalog(catalog.tracks, catalog.artists, catalog.track_tags.iloc[::-1])
+    assert shuffled.fingerprint() == catalog.fingerprint()
+    changed = catalog.track_tags.copy()
+    changed.loc[0, "tag"] = "reel"
+    assert Catalog(catalog.tracks, catalog.artists, changed).fingerprint() != catalog.fingerprint()
