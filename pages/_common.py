@@ -39,7 +39,11 @@ def _ensure_app_navigation(page_file: str | None) -> None:
     The first visit to a sub-path of a freshly started server runs the page file alone
     (Streamlit's older ``pages/`` mechanism), without the app's navigation or settings.
     """
-    if st.session_state.get(APP_RAN) or not page_file:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    # only when app.py is the entry point (AppTest may run a page file as its own entry point)
+    if st.session_state.get(APP_RAN) or not page_file or ctx is None or Path(ctx.main_script_path).name != "app.py":
         return
     st.session_state[WANTED_PAGE] = (f"pages/{Path(page_file).name}", st.query_params.to_dict())
     st.switch_page("app.py")

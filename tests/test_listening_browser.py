@@ -25,10 +25,12 @@ PASSWORD = "correct horse"
 
 
 def _player(page, trial_id: int):
-    """The player iframe of this trial (the previous trial's may linger for a moment)."""
+    """The player iframe of this trial (the previous trial's may linger for a moment, before it)."""
     selector = "iframe[title*='tagspace_triplet_player']"
-    page.wait_for_function(f"document.querySelectorAll(\"{selector}\").length === 1", timeout=30_000)
-    frame = page.frame_locator(selector)
+    page.wait_for_function(
+        f"[...document.querySelectorAll(\"{selector}\")].some(f => f.contentDocument &&"
+        f" f.contentDocument.querySelector(\"body[data-trial='{trial_id}'] #answer-A\"))", timeout=30_000)
+    frame = page.locator(selector).last.content_frame
     frame.locator(f"body[data-trial='{trial_id}'] #answer-A").wait_for(timeout=30_000)
     return frame
 
