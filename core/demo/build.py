@@ -8,12 +8,12 @@ a step's (heavy) module is imported only when the step runs.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..lazy import load
 from ..progress import Progress, tqdm_progress
 from ..workspace import Workspace
 
@@ -67,8 +67,7 @@ def build_demo(root: str | Path, size: str = "default", seed: int = 0, steps: li
     for name, target in STEPS:
         if steps is not None and name not in steps:
             continue
-        module, func = target.split(":")
         start = time.perf_counter()
-        getattr(importlib.import_module(module), func)(ws, demo, progress)
+        load(target)(ws, demo, progress)
         log(f"[build-demo] {name}: {time.perf_counter() - start:.1f} s")
     return Workspace.open(root)

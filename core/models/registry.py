@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 
 from ..errors import ParameterError
+from ..lazy import load
 
 FAMILIES = {
     "won": "core.models.won:WonModel",
@@ -19,5 +19,4 @@ def model_class(family: str):
     """The :class:`~core.models.base.EmbeddingModel` subclass of a family."""
     if family not in FAMILIES:
         raise ParameterError(f"unknown model family {family!r}; known: {sorted(FAMILIES)}")
-    module, name = FAMILIES[family].split(":")
-    return getattr(importlib.import_module(module), name)
+    return load(FAMILIES[family])

@@ -7,9 +7,9 @@ only when their family trains.
 
 from __future__ import annotations
 
-import importlib
 
 from ..errors import ParameterError
+from ..lazy import load
 from ..progress import Progress, silent
 from .loop import STATE_FILE
 
@@ -26,8 +26,7 @@ def trainer(family: str):
     """The ``fit`` function of a family."""
     if family not in FAMILY_TRAINERS:
         raise ParameterError(f"no trainer for family {family!r}; known: {sorted(FAMILY_TRAINERS)}")
-    module, func = FAMILY_TRAINERS[family].split(":")
-    return getattr(importlib.import_module(module), func)
+    return load(FAMILY_TRAINERS[family])
 
 
 def is_trained(ws, name: str) -> bool:
