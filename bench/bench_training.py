@@ -88,18 +88,21 @@ def main() -> None:
     mels = [rng.random((128, FRAMES)).astype(np.float32) for _ in range(4 if args.quick else 16)]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"{'model':<6}{'width':<14}{'batch':>6}{'train samples/s':>17}{'embed tracks/s':>16}")
+    print(f"{'model':<6}{'width':<22}{'batch':>6}{'train samples/s':>17}{'embed tracks/s':>16}")
     for family, cls, data, build in (("won", WonConfig, won_data, won_trainer.build_run),
                                      ("lee", LeeConfig, lee_data, lee_trainer.build_run)):
-        demo_width = SIZE_OVERRIDES[family]["default"]["width"]
-        for label, width in ((f"demo {demo_width}", demo_width), ("paper 1.0", 1.0)):
+        demo = SIZE_OVERRIDES[family]["default"]
+        demo_label = f"demo {demo['width']}" + (" +rhythm" if demo.get("rhythm") else "")
+        for label, width, rhythm in ((demo_label, demo["width"], demo.get("rhythm", False)),
+                                     ("paper 1.0", 1.0, False)):
             batch = (8 if family == "lee" else 16) if args.quick else (32 if family == "lee" else 64)
             extra = {"valid_triplets": 20} if family == "lee" else {}
-            config = cls(width=width, batch_size=batch, steps_per_epoch=steps, device=str(device), **extra)
+            config = cls(width=width, rhythm=rhythm, batch_size=batch, steps_per_epoch=steps, device=str(device),
+                         **extra)
             with TemporaryDirectory() as tmp:
                 run = build(data, config, Path(tmp), family)
                 train_rate, embed_rate = measure(run, steps, batch, device, mels)
-            print(f"{family:<6}{label:<14}{batch:>6}{train_rate:>17.1f}{embed_rate:>16.2f}", flush=True)
+            print(f"{family:<6}{label:<22}{batch:>6}{train_rate:>17.1f}{embed_rate:>16.2f}", flush=True)
 
 
 if __name__ == "__main__":

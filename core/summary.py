@@ -54,16 +54,27 @@ def load_evaluation(ws: Workspace) -> dict | None:
     return json.loads(ws.evaluation_path.read_text())
 
 
-def headline_metrics(evaluation: dict | None, model_names: list[str]) -> pd.DataFrame:
-    """One row per model: family, variant and the headline metrics it has (blank where none)."""
+def model_configs(ws: Workspace) -> dict[str, dict]:
+    """``config.json`` of every trained model (plain JSON: no torch import on the home page)."""
+    return {name: json.loads((ws.models_dir / name / "config.json").read_text()) for name in ws.model_names()}
+
+
+def headline_metrics(evaluation: dict | None, model_names: list[str], configs: dict | None = None) -> pd.DataFrame:
+    """One row per model: family, variant, what its network adds to the paper's, and its headline metrics.
+
+    ``configs`` maps model names to their ``config.json``; the ``adds`` column names the
+    non-paper parts it records (the rhythm branch), blank for the papers' networks.
+    """
     entries = (evaluation or {}).get("models", {})
     rows = []
     for name in model_names:
         entry = entries.get(name, {})
-        row = {"model": name, "family": entry.get("family", ""), "variant": entry.get("variant", "")}
+        model = ((configs or {}).get(name) or {}).get("model") or {}
+        row = {"model": name, "family": entry.get("family", ""), "variant": entry.get("variant", ""),
+               "adds": "rhythm branch" if model.get("rhythm") else ""}
         for title, path in HEADLINE_METRICS:
             row[title] = _dig(entry.get("metrics", {}), path)
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["model", "family", "variant", *[t for t, _ in HEADLINE_METRICS]])
+    table = pd.DataFrame(rows, columns=["model", "family", "variant", "adds", *[t for t, _ in HEADLINE_METRICS]])
     # drop metric columns no model has
     return table.dropna(axis=1, how="all")

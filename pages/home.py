@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.health import workspace_problems
-from core.summary import headline_metrics, load_evaluation, track_table
+from core.summary import headline_metrics, load_evaluation, model_configs, track_table
 from pages._common import workspace, workspace_root
 
 ws = workspace()
@@ -31,7 +31,7 @@ with right:
     st.write(info["splits"])
 
 st.subheader("Models")
-models = headline_metrics(load_evaluation(ws), info["models"])
+models = headline_metrics(load_evaluation(ws), info["models"], model_configs(ws))
 if models.empty:
     st.info("No trained models yet.")
 else:

@@ -182,3 +182,16 @@ def test_demo_presets_resolve_to_valid_configs():
             ("won", "acoustic-balanced-weighted", "music-skipgram"),
             ("lee", "disentangled", None), ("lee", "disentangled-trackreg", None), ("lee", "category", None)} <= variants
     assert resolve("won-random", "paper")[1] == {"sampler": "random"}  # paper size: the config defaults
+    # the rhythm branch (not in the papers) is a demo-size choice, never a paper-size one
+    for name in ("won-random", "lee-disentangled", "mwe-tag+artist+track"):
+        assert resolve(name, "default")[1]["rhythm"] is True and "rhythm" not in resolve(name, "paper")[1]
+
+
+def test_non_preset_models_get_their_family_budget():
+    from core.training.presets import SIZE_OVERRIDES, family_budget
+
+    assert family_budget("lee", "paper") == {}
+    assert family_budget("lee", "default") == SIZE_OVERRIDES["lee"]["default"]
+    assert family_budget("lee", "default")["width"] < 1.0  # not the paper's full network
+    with pytest.raises(ParameterError, match="unknown size"):
+        family_budget("lee", "huge")

@@ -104,8 +104,9 @@ def test_track_table_and_headlines(catalog):
     assert track_table(catalog, "REEL")["track_id"].tolist() == ["t2", "t3"]
     evaluation = {"models": {"m": {"family": "lee", "variant": "v",
                                    "metrics": {"triplet_acc": {"sub_dims": {"overall": 0.8}}}}}}
-    heads = headline_metrics(evaluation, ["m", "untrained"])
+    heads = headline_metrics(evaluation, ["m", "untrained"], {"m": {"model": {"rhythm": True}}})
     assert heads.loc[0, "triplet acc (sub-dims)"] == 0.8
+    assert heads["adds"].tolist() == ["rhythm branch", ""]
     assert np.isnan(heads.loc[1, "triplet acc (sub-dims)"]) and "tag ROC-AUC" not in heads
 
 

@@ -12,6 +12,8 @@ The **disentangled** variants split the embedding with four fixed disjoint masks
 (genre 0:64, mood 64:128, instrument 128:192, tempo 192:256); the **category**
 variant is trained on the same triplets without masks and has one ``"all"`` space.
 A whole track is the mean embedding of its non-overlapping 3 s windows.
+With ``rhythm`` on, the onset-autocorrelation branch of :mod:`core.models.rhythm`
+is added to the pooled output before normalisation (the demo presets; not the paper).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from torch.nn import functional as F
 
 from ..errors import ParameterError
 from .base import EmbeddingModel
+from .rhythm import RhythmBranch
 
 DIMENSIONS = ("genre", "mood", "instrument", "tempo")
 VARIANTS = ("disentangled", "disentangled-trackreg", "category")
@@ -38,6 +41,7 @@ DEFAULT_CONFIG = {
     "n_frames": 129,     # 3 s at 22,050 Hz / hop 512
     "mean": 0.2,         # fixed z-score of the log1p10 mel
     "std": 0.25,
+    "rhythm": False,     # add the onset-autocorrelation branch (core.models.rhythm); not in the paper
 }
 
 
@@ -107,6 +111,7 @@ class LeeModel(EmbeddingModel):
             c_in = block.out_channels
         self.stages = nn.Sequential(*stages)
         self.head = nn.Conv2d(c_in, int(config["dim"]), 1)
+        self.rhythm = RhythmBranch(int(config["dim"]), n_frames=int(config["n_frames"])) if config["rhythm"] else None
         # fixed 0/1 masks, one row per dimension; not learned and not saved
         self.register_buffer("mask_matrix", self._masks(), persistent=False)
 
@@ -141,4 +146,6 @@ class LeeModel(EmbeddingModel):
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
         out = self.stages(self.stem(inputs.unsqueeze(1)))
         out = F.relu(self.head(out)).mean(dim=(2, 3))
+        if self.rhythm is not None:
+            out = out + self.rhythm(inputs)
         return F.normalize(out, dim=1)

@@ -5,7 +5,8 @@
 
 ``--model`` is the model's name; if it is a preset (``--list`` shows them) the
 preset's family and settings apply, scaled to ``--size`` (default: the demo size
-of a demo workspace, else ``paper``). ``--config`` is a JSON object of config
+of a demo workspace, else ``paper``); any other name needs ``--family`` and gets that
+family's defaults at the same size. ``--config`` is a JSON object of config
 fields applied last.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from ..errors import DataError, ParameterError
 from ..progress import tqdm_progress
-from .presets import PRESETS, SIZES, resolve
+from .presets import PRESETS, SIZES, family_budget, resolve
 from .runner import FAMILY_TRAINERS, train_model
 
 
@@ -49,7 +50,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.family and args.family != family:
             raise ParameterError(f"preset {args.model!r} is a {family} model, not {args.family}")
     elif args.family:
-        family, overrides = args.family, {}
+        family, overrides = args.family, family_budget(args.family, size)
     else:
         raise ParameterError(f"{args.model!r} is not a preset; give --family ({', '.join(sorted(FAMILY_TRAINERS))})")
     overrides.update(_read_config(args.config))

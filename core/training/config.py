@@ -98,6 +98,7 @@ class WonConfig(TrainConfig):
     negatives: str = "uniform"            # uniform | cosine-weighted | distance-weighted
     word_embedding: str = "glove-6b-50d"  # workspace word embedding for the tag branch
     width: float = 1.0
+    rhythm: bool = False                  # onset-autocorrelation branch (core.models.rhythm); not the paper
     dim: int = 256
     margin: float = 0.4
     n_frames: int = 173
@@ -144,6 +145,7 @@ class LeeConfig(TrainConfig):
     tempo_tolerance: float = 5.0          # BPM: "similar tempo"
     margin: float = 0.1
     width: float = 1.0
+    rhythm: bool = False                  # onset-autocorrelation branch (core.models.rhythm); not the paper
     dim: int = 256
     n_frames: int = 129
     valid_triplets: int = 300             # per dimension, from the valid split (checkpoint criterion)

@@ -97,7 +97,8 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
 
     seed_everything(config.seed)  # same initial weights for the same seed
     model = LeeModel({"variant": config.variant, "dim": config.dim, "width": config.width,
-                      "masks": config.masks, "n_frames": config.n_frames})
+                      "masks": config.masks, "n_frames": config.n_frames,
+                      "rhythm": config.rhythm})
     model.vocab = {}
     n = config.n_frames
     categories = CategoryTripletSampler(data.train_labels, data.train_bpm, DIMENSIONS, config.tempo_tolerance)

@@ -44,6 +44,7 @@ class MweTrainConfig(TrainConfig):
     encoder: str = "cnn1d"               # cnn1d (Choi et al.) | short_chunk (Won et al.)
     width: float = 1.0
     batch_norm: bool = False             # cnn1d: BatchNorm after each conv
+    rhythm: bool = False                 # onset-autocorrelation branch (core.models.rhythm); not the paper
     dim: int = 100
     n_frames: int = 130                  # ~3 s crops (short_chunk: 173)
     margin: float = 0.4
@@ -162,7 +163,7 @@ def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str)
     model = MweModel({
         "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": data.word_embedding, "dim": config.dim,
         "encoder": config.encoder, "width": config.width, "batch_norm": config.batch_norm,
-        "n_frames": config.n_frames,
+        "n_frames": config.n_frames, "rhythm": config.rhythm,
         "n_tags": len(data.tags), "n_artists": tables["artist"], "n_tracks": tables["track"],
         "variant": config.variant})
     model.tag_vectors.copy_(torch.from_numpy(data.tag_vectors))

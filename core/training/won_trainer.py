@@ -112,7 +112,7 @@ def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> R
     model = WonModel({
         "variant": config.variant, "branch": config.branch, "dim": config.dim, "width": config.width,
         "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": config.word_embedding,
-        "n_tags": len(data.tags), "n_frames": config.n_frames,
+        "n_tags": len(data.tags), "n_frames": config.n_frames, "rhythm": config.rhythm,
         "cf_dim": int(data.train_cf.shape[1]) if data.train_cf is not None else 200,
     })
     model.tag_vectors.copy_(torch.from_numpy(data.tag_vectors))
