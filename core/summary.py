@@ -56,7 +56,7 @@ def load_evaluation(ws: Workspace) -> dict | None:
 
 def model_configs(ws: Workspace) -> dict[str, dict]:
     """``config.json`` of every trained model (plain JSON: no torch import on the home page)."""
-    return {name: json.loads((ws.models_dir / name / "config.json").read_text()) for name in ws.model_names()}
+    return {name: ws.model_config(name) for name in ws.model_names()}
 
 
 def headline_metrics(evaluation: dict | None, model_names: list[str], configs: dict | None = None) -> pd.DataFrame:

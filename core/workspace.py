@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .catalog import Catalog
-from .errors import DataError
+from .errors import CheckpointError, DataError
 from .paths import confined_path, default_workspace
 
 MANIFEST = "workspace.json"
@@ -131,6 +131,14 @@ class Workspace:
         if not self.models_dir.exists():
             return []
         return sorted(p.parent.name for p in self.models_dir.glob("*/config.json"))
+
+    def model_config(self, model_name: str) -> dict:
+        """``models/<name>/config.json`` (raises :class:`CheckpointError` if absent)."""
+        path = self.models_dir / model_name / "config.json"
+        if not path.is_file():
+            raise CheckpointError(f"no model {model_name!r} in {self.models_dir} (missing {path.name}); "
+                                  f"models here: {self.model_names() or 'none'}")
+        return json.loads(path.read_text())
 
     def word_embedding_names(self) -> list[str]:
         """Names of word embeddings (``words/<name>.json`` metadata files)."""

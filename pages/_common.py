@@ -107,10 +107,8 @@ def set_url(**values) -> None:
 
 def model_picker(label: str = "Model", require=None, key: str = "model") -> str | None:
     """Select box over the workspace's models (filtered by ``require(config)``), kept in the URL."""
-    from core.engine.embed import model_config
-
     ws = workspace()
-    names = [n for n in ws.model_names() if require is None or require(model_config(ws, n))]
+    names = [n for n in ws.model_names() if require is None or require(ws.model_config(n))]
     if not names:
         st.warning("No suitable trained model in this workspace. Train one with `python -m core train`.")
         return None

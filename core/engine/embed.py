@@ -82,15 +82,6 @@ def words_fingerprint(ws: Workspace, name: str) -> str:
     return h.hexdigest()[:16]
 
 
-def model_config(ws: Workspace, model_name: str) -> dict:
-    """``models/<name>/config.json`` (raises :class:`CheckpointError` if absent)."""
-    path = ws.models_dir / model_name / "config.json"
-    if not path.is_file():
-        raise CheckpointError(f"no model {model_name!r} in {ws.models_dir} (missing {path.name}); "
-                              f"models here: {ws.model_names() or 'none'}")
-    return json.loads(path.read_text())
-
-
 def source_key(ws: Workspace, model_name: str) -> dict:
     """What the cached embeddings of a model depend on.
 
@@ -100,7 +91,7 @@ def source_key(ws: Workspace, model_name: str) -> dict:
         ``checkpoint_sha256``, ``catalog_fingerprint``, ``config_hash`` and
         ``word_embedding`` (name and file fingerprint, or None).
     """
-    config = model_config(ws, model_name)
+    config = ws.model_config(model_name)
     checkpoint = ws.models_dir / model_name / "model.pt"
     if not checkpoint.is_file():
         raise CheckpointError(f"model {model_name!r} has no checkpoint file {checkpoint}")
@@ -352,7 +343,7 @@ def extract_embeddings(ws: Workspace, model_name: str, *, model=None, words=None
     key = source_key(ws, model_name)
     if not force and embeddings_current(ws, model_name):
         return load_embeddings(ws, model_name)
-    config = model_config(ws, model_name)
+    config = ws.model_config(model_name)
     if model is None:
         from ..models.checkpoint import load_model
 

@@ -21,7 +21,7 @@ import torch
 
 from ..errors import AudioError
 from ..workspace import Workspace
-from .embed import EmbeddingSet, load_embeddings, model_config, prepare
+from .embed import EmbeddingSet, load_embeddings, prepare
 from .index import IndexConfig, TrackIndex, load_index
 from .results import QueryError
 
@@ -82,7 +82,7 @@ class Engine:
         model = load_model(ws, model_name)
         model.eval()
         words = None
-        word_name = model_config(ws, model_name).get("word_embedding")
+        word_name = ws.model_config(model_name).get("word_embedding")
         if word_name and emb.meta["maps_word_vectors"]:
             from ..words import load_word_vectors
 

@@ -122,7 +122,7 @@ class EvaluationSet:
 
 
 def _word_embedding_name(ws: Workspace, name: str, model) -> str | None:
-    config = json.loads((ws.models_dir / name / "config.json").read_text())
+    config = ws.model_config(name)
     return config.get("word_embedding", model.config.get("word_embedding"))
 
 

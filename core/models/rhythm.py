@@ -33,6 +33,14 @@ MAX_LAG = 96
 HIDDEN = 128
 
 
+def check_crop_length(n_frames: int, max_lag: int = MAX_LAG) -> None:
+    """Raise :class:`ParameterError` unless an ``n_frames`` crop is long enough for ``max_lag`` lags."""
+    if n_frames < max_lag + 2:
+        raise ParameterError(f"a {n_frames}-frame crop is too short for {max_lag} autocorrelation lags of the "
+                             f"rhythm branch (n_frames={n_frames}; needs >= {max_lag + 2}): turn rhythm off "
+                             "or use longer crops")
+
+
 def onset_autocorrelation(mel: torch.Tensor, max_lag: int = MAX_LAG) -> torch.Tensor:
     """Normalised autocorrelation of the spectral-flux onset envelope of mel crops.
 
@@ -50,9 +58,7 @@ def onset_autocorrelation(mel: torch.Tensor, max_lag: int = MAX_LAG) -> torch.Te
     """
     if mel.ndim != 3:
         raise ParameterError(f"expected mel crops of shape (batch, mels, frames), got {tuple(mel.shape)}")
-    frames = mel.shape[-1]
-    if frames < max_lag + 2:
-        raise ParameterError(f"a {frames}-frame crop is too short for {max_lag} autocorrelation lags")
+    check_crop_length(mel.shape[-1], max_lag)
     flux = torch.relu(mel.float().diff(dim=-1)).mean(dim=1)        # (B, frames - 1)
     flux = flux - flux.mean(dim=-1, keepdim=True)
     n = flux.shape[-1]
@@ -73,9 +79,8 @@ class RhythmBranch(nn.Module):
         super().__init__()
         if out_dim < 1 or max_lag < 1 or hidden < 1:
             raise ParameterError("rhythm branch sizes must be >= 1")
-        if n_frames is not None and n_frames < max_lag + 2:
-            raise ParameterError(f"the rhythm branch needs crops of at least {max_lag + 2} frames, "
-                                 f"got n_frames={n_frames}; turn rhythm off or use longer crops")
+        if n_frames is not None:
+            check_crop_length(n_frames, max_lag)
         self.max_lag = int(max_lag)
         self.fc1, self.bn1, self.fc2 = nn.Linear(max_lag, hidden), nn.BatchNorm1d(hidden), nn.Linear(hidden, out_dim)
 
