@@ -120,6 +120,13 @@ class Catalog:
             raise ParameterError(f"unknown split {split!r}; use one of {SPLITS}")
         return self.tracks.loc[self.tracks["split"] == split, "track_id"].tolist()
 
+    def train_valid_ids(self, purpose: str) -> tuple[list[str], list[str]]:
+        """Train and valid track ids; :class:`DataError` naming ``purpose`` if either split is empty."""
+        train_ids, valid_ids = self.split_ids("train"), self.split_ids("valid")
+        if not train_ids or not valid_ids:
+            raise DataError(f"the catalog needs train and valid tracks to {purpose}")
+        return train_ids, valid_ids
+
     def tags_of(self, track_id: str) -> dict[str, list[str]]:
         """Tags of one track grouped by category."""
         rows = self.track_tags[self.track_tags["track_id"] == track_id]

@@ -58,9 +58,7 @@ def load_data(ws, progress: Progress = silent) -> SimilarityData:
     from ..features import FeatureStore
 
     catalog = ws.catalog
-    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
-    if not train_ids or not valid_ids:
-        raise DataError("the catalog needs train and valid tracks to train a Lee model")
+    train_ids, valid_ids = catalog.train_valid_ids("train a Lee model")
     store = FeatureStore(ws)
     store.build(train_ids + valid_ids, progress=progress)
     bpm = catalog.tracks.set_index("track_id")["bpm"]

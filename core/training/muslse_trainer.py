@@ -106,9 +106,7 @@ def load_data(ws, config: MuslseTrainConfig, progress: Progress = silent) -> Mus
     from ..models.bof import fit_codebook
 
     catalog = ws.catalog
-    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
-    if not train_ids or not valid_ids:
-        raise DataError("the catalog needs train and valid tracks to train a Muslse model")
+    train_ids, valid_ids = catalog.train_valid_ids("train a Muslse model")
     store = FeatureStore(ws)
     store.build(train_ids + valid_ids, progress=progress)
     train_mels = [store.mel(t).astype(np.float16) for t in train_ids]

@@ -108,9 +108,7 @@ def load_data(ws, config: MweTrainConfig, progress: Progress = silent) -> MweDat
     from ..words import load_word_vectors
 
     catalog = ws.catalog
-    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
-    if not train_ids or not valid_ids:
-        raise DataError("the catalog needs train and valid tracks to train an mwe model")
+    train_ids, valid_ids = catalog.train_valid_ids("train an mwe model")
     split = ensure_tag_split(ws, config.split_seed, config.unseen_fraction)
     if (split.seed, split.unseen_fraction) != (config.split_seed, config.unseen_fraction):
         raise ParameterError(

@@ -59,9 +59,7 @@ def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
             f"the {config.branch} branch needs taste-profile (CF) vectors, which workspaces do not hold; "
             "train it with core.training.won_trainer.fit_data and your own vectors")
     catalog = ws.catalog
-    train_ids, valid_ids = catalog.split_ids("train"), catalog.split_ids("valid")
-    if not train_ids or not valid_ids:
-        raise DataError("the catalog needs train and valid tracks to train a Won model")
+    train_ids, valid_ids = catalog.train_valid_ids("train a Won model")
     words = load_word_vectors(ws, config.word_embedding)
     counts = catalog.tag_matrix(train_ids).sum(axis=0)
     train_tags = [t for t, n in zip(catalog.tags(), counts) if n >= max(1, config.min_train_tracks)]
