@@ -6,7 +6,10 @@ A catalog is three tables held as pandas DataFrames and stored as Parquet files:
     ``track_id`` (str, unique), ``artist_id`` (str), ``title`` (str),
     ``audio_path`` (str, relative to the workspace's audio root), ``duration``
     (float, seconds; NaN if unknown), ``split`` (``train``/``valid``/``test``),
-    ``bpm`` (float, NaN if unknown), ``source`` (str, e.g. ``demo``, ``won_tsv``).
+    ``bpm`` (float, NaN if unknown), ``source`` (str, e.g. ``demo``, ``won_tsv``),
+    ``piece_id`` (str: the piece or recording the clip was cut from; clips that share
+    it are never each other's relevant results in evaluation; a catalog without the
+    column gets each track as its own piece).
 ``artists``
     ``artist_id`` (str, unique), ``name`` (str).
 ``track_tags``
@@ -33,7 +36,7 @@ SPLITS = ("train", "valid", "test")
 
 TRACK_COLUMNS = {
     "track_id": str, "artist_id": str, "title": str, "audio_path": str,
-    "duration": float, "split": str, "bpm": float, "source": str,
+    "duration": float, "split": str, "bpm": float, "source": str, "piece_id": str,
 }
 ARTIST_COLUMNS = {"artist_id": str, "name": str}
 TAG_COLUMNS = {"track_id": str, "tag": str, "original_tag": str, "category": str, "score": float}
@@ -51,6 +54,17 @@ def _typed(frame: pd.DataFrame, columns: dict, table: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def _with_pieces(tracks: pd.DataFrame) -> pd.DataFrame:
+    """Tracks with a ``piece_id``: a missing column or an empty value means the track is its own piece."""
+    tracks = tracks.copy()
+    if "piece_id" not in tracks.columns:
+        tracks["piece_id"] = tracks["track_id"] if "track_id" in tracks.columns else []
+    piece = tracks["piece_id"]
+    empty = piece.isna() | (piece.astype(str).str.strip() == "")
+    tracks.loc[empty, "piece_id"] = tracks.loc[empty, "track_id"]
+    return tracks
+
+
 @dataclass
 class Catalog:
     """Tracks, artists and tags of one workspace. See the module docstring."""
@@ -60,7 +74,7 @@ class Catalog:
     track_tags: pd.DataFrame
 
     def __post_init__(self) -> None:
-        self.tracks = _typed(self.tracks, TRACK_COLUMNS, "tracks")
+        self.tracks = _typed(_with_pieces(self.tracks), TRACK_COLUMNS, "tracks")
         self.artists = _typed(self.artists, ARTIST_COLUMNS, "artists")
         # row order of tags carries no meaning: keep one canonical order so equal catalogs
         # have equal fingerprints however they were assembled
@@ -126,6 +140,10 @@ class Catalog:
         if not train_ids or not valid_ids:
             raise DataError(f"the catalog needs train and valid tracks to {purpose}")
         return train_ids, valid_ids
+
+    def piece_ids(self, track_ids: list[str]) -> np.ndarray:
+        """The ``piece_id`` of each track (object array, in the order given)."""
+        return self.tracks.set_index("track_id")["piece_id"].reindex(list(track_ids)).to_numpy()
 
     def tags_of(self, track_id: str) -> dict[str, list[str]]:
         """Tags of one track grouped by category."""

@@ -97,7 +97,7 @@ def workspace(tmp_path):
     rng = np.random.default_rng(0)
     for tid in catalog.track_ids:
         store._write(store.path(tid), _mel(catalog, tid, rng))
-    from core.training.zeroshot import create_tag_split
+    from core.tag_split import create_tag_split
     split = create_tag_split(ws, seed=0, unseen_fraction=0.34)
     models = {"won-perfect": FakeModel(variant="acoustic-random"), "won-random": FakeModel(seed=1, variant="noise"),
               "lee-dis": FakeLee(variant="disentangled"), "vq": FakeVQ(variant="baseline"),

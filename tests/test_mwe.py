@@ -14,7 +14,8 @@ from core.models.checkpoint import load_model, save_checkpoint
 from core.models.mwe import MweModel
 from core.training.mwe_trainer import MweTrainConfig, build_run, load_data
 from core.training.runner import train_model
-from core.training.zeroshot import SeenTagSampler, create_tag_split, load_tag_split, split_tags
+from core.tag_split import create_tag_split, load_tag_split, split_tags
+from core.training.samplers import SeenTagSampler
 from core.words import WordVectors, load_word_vectors
 from tests.test_mwe_fixtures import WORD_DIM, make_workspace, synthetic_ws  # noqa: F401  (fixture)
 

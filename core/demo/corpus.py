@@ -462,7 +462,7 @@ def records_to_catalog(records: list[dict], seed: int) -> Catalog:
     tracks = pd.DataFrame([{
         "track_id": r["track_id"], "artist_id": r["artist_id"], "title": r["title"],
         "audio_path": r["audio_path"], "duration": r["duration"], "split": splits[r["track_id"]],
-        "bpm": r["bpm"], "source": "demo"} for r in records])
+        "bpm": r["bpm"], "source": "demo", "piece_id": r["piece_id"]} for r in records])
     used = sorted(set(tracks["artist_id"]))
     artists = pd.DataFrame({"artist_id": used, "name": [artist_names[a] for a in used]})
     # a tune type named in too few titles is noise to a model: keep it only if frequent enough

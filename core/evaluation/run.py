@@ -159,7 +159,7 @@ def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Prog
 
 def _unseen_tags(ws: Workspace) -> tuple[list[str] | None, str | None]:
     """The workspace's unseen tags (None without a split) and why zero-shot metrics are skipped, if they are."""
-    load_tag_split = _optional("core.training.zeroshot", "load_tag_split")
+    load_tag_split = _optional("core.tag_split", "load_tag_split")
     if load_tag_split is None or not (ws.catalog_dir / "tag_splits.json").exists():
         return None, None
     try:

@@ -50,6 +50,7 @@ class TrackRow:
     duration: float = math.nan
     bpm: float = math.nan
     split: str | None = None
+    piece_id: str = ""  # the source piece/recording; "" = the track itself
 
 
 @dataclass
@@ -358,7 +359,7 @@ def assemble(parsed: Parsed, splits: dict[str, str] | None = None, seed: int = 0
     track_frame = pd.DataFrame([{
         "track_id": t.track_id, "artist_id": t.artist_id, "title": t.title or t.track_id,
         "audio_path": t.audio_path, "duration": t.duration, "split": assignment[t.track_id],
-        "bpm": t.bpm, "source": parsed.source} for t in tracks.values()])
+        "bpm": t.bpm, "source": parsed.source, "piece_id": t.piece_id} for t in tracks.values()])
     artists: dict[str, str] = {}
     for t in tracks.values():
         artists.setdefault(t.artist_id, t.artist_name or t.artist_id)

@@ -4,7 +4,9 @@ Required columns: ``path`` (audio file relative to the audio root), ``track_id``
 ``artist`` (used as artist id and name; empty means ``unknown``) and ``tags``:
 ``category:tag`` entries separated by ``;``, e.g. ``genre:Hip-Hop;mood:calm``,
 with ``category`` one of :data:`core.catalog.CATEGORIES`. Optional columns:
-``split`` (train/valid/test, on every row), ``bpm``, ``title``, ``duration`` (s).
+``split`` (train/valid/test, on every row), ``bpm``, ``title``, ``duration`` (s),
+``piece`` (the recording a clip was cut from: clips sharing it are not counted as
+each other's relevant results in evaluation).
 
 When ``bpm`` is given and no row has a ``tempo:`` tag, each track with a BPM
 gets a derived ``slow`` (< 80), ``medium`` or ``fast`` (>= 120) tempo tag
@@ -22,7 +24,7 @@ from .common import (UNKNOWN_ARTIST, Log, Parsed, TrackRow, add_tempo_tags, asse
                      parse_float, read_csv_rows, read_splits, where)
 
 REQUIRED = ("path", "track_id", "artist", "tags")
-OPTIONAL = ("split", "bpm", "title", "duration")
+OPTIONAL = ("split", "bpm", "title", "duration", "piece")
 
 
 def parse_csv(tags_path: str | os.PathLike) -> Parsed:
@@ -45,7 +47,7 @@ def parse_csv(tags_path: str | os.PathLike) -> Parsed:
             raise DataError(f"{where(path, line)}: bpm {row['bpm']!r} must be positive")
         artist = row["artist"] or UNKNOWN_ARTIST
         parsed.tracks[tid] = TrackRow(tid, line, artist_id=artist, artist_name=artist, title=row.get("title", ""),
-                                      audio_path=row["path"], bpm=bpm, split=split,
+                                      audio_path=row["path"], bpm=bpm, split=split, piece_id=row.get("piece", ""),
                                       duration=parse_float(row.get("duration", ""), "duration", path, line))
         for entry in row["tags"].split(";"):
             if not entry.strip():

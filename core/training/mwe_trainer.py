@@ -1,7 +1,7 @@
 """Training the MWE audio-word joint model (Doh et al. 2023) with seen tags only.
 
 Per step: ``batch_size`` training tracks, each with one of its *seen* tags
-(:class:`~core.training.zeroshot.SeenTagSampler`: unseen tags never reach
+(:class:`~core.training.samplers.SeenTagSampler`: unseen tags never reach
 training), one random crop per track, and the audio embedding as the anchor of
 up to three cosine triplet losses (margin 0.4)::
 
@@ -30,7 +30,8 @@ from ..progress import Progress, silent
 from .config import TrainConfig
 from .loop import Run, train
 from .losses import cosine_triplet_loss
-from .zeroshot import SeenTagSampler, ensure_tag_split
+from ..tag_split import ensure_tag_split
+from .samplers import SeenTagSampler
 
 KINDS = ("tag", "artist", "track")
 EVAL_CHUNK = 64  # crops per forward pass when embedding the valid split
@@ -113,7 +114,7 @@ def load_data(ws, config: MweTrainConfig, progress: Progress = silent) -> MweDat
     if (split.seed, split.unseen_fraction) != (config.split_seed, config.unseen_fraction):
         raise ParameterError(
             f"the workspace's tag split was made with seed {split.seed} and unseen_fraction "
-            f"{split.unseen_fraction}; train with those, or recreate it with core.training.zeroshot.create_tag_split")
+            f"{split.unseen_fraction}; train with those, or recreate it with core.tag_split.create_tag_split")
     words = load_word_vectors(ws, config.word_embedding)
     trained = catalog.tag_matrix(train_ids, split.seen).sum(axis=0) > 0
     vectors, found, missing = words.vectors_for([t for t, ok in zip(split.seen, trained) if ok])

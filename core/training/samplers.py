@@ -213,3 +213,38 @@ class TrackTripletSampler:
             neg_start = int(rng.integers(0, max(1, int(self.lengths[other]) - self.n_frames + 1)))
             out[row] = (song, a, p, other, neg_start)
         return out
+
+
+class SeenTagSampler:
+    """Draws (track, tag) training pairs: a random track, then one of its tags; seen tags only.
+
+    Parameters
+    ----------
+    positives : np.ndarray, bool, shape (n_tracks, n_tags)
+        Which training track carries which tag (columns follow ``tags``).
+    tags : list of str
+        The tags training may use.
+    unseen : list of str
+        The workspace's unseen tags; a sampler over any of them is refused, so
+        an unseen tag can never be a positive or a negative in training.
+    """
+
+    def __init__(self, positives: np.ndarray, tags: list[str], unseen: list[str]):
+        leaked = sorted(set(tags) & set(unseen))
+        if leaked:
+            raise ParameterError(f"unseen tags must not reach training: {leaked[:5]}")
+        self.positives = np.asarray(positives, dtype=bool)
+        if self.positives.ndim != 2 or self.positives.shape[1] != len(tags):
+            raise ParameterError(f"positives must be (n_tracks, {len(tags)}), got {self.positives.shape}")
+        self.tags = list(tags)
+        self.rows = np.flatnonzero(self.positives.any(axis=1))
+        if len(self.rows) == 0:
+            raise DataError("no training track carries a seen tag")
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pairs as ``(track rows, tag columns)``."""
+        rows = rng.choice(self.rows, size=n)
+        # a uniform choice among each row's tags: argmax of random keys on the positive cells
+        keys = rng.random((n, len(self.tags))) * self.positives[rows]
+        return rows, keys.argmax(axis=1)
+

@@ -1,23 +1,22 @@
-"""Seen/unseen tag split for zero-shot tagging and retrieval (Choi et al. 2019; Doh et al. 2023).
+"""The catalog's seen/unseen tag split for zero-shot tagging and retrieval (Choi et al. 2019; Doh et al. 2023).
 
 The split is made once per workspace and stored in ``catalog/tag_splits.json``
-so that training, evaluation and the app agree on which tags a model never saw.
-Within every category a seeded ``unseen_fraction`` of the tags (at least one,
-and never all of them) is held out.
+so that training, word-embedding builds, evaluation and the app agree on which
+tags a model never saw. Within every category a seeded ``unseen_fraction`` of the
+tags (at least one, and never all of them) is held out.
 
-Training code reaches tags only through :class:`SeenTagSampler`, which refuses
-any unseen tag: unseen tags cannot be sampled as positives, are never negatives,
-and never appear in the positive mask.
+Training code reaches tags only through
+:class:`core.training.samplers.SeenTagSampler`, which refuses any unseen tag.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError, ParameterError
+from .errors import DataError, ParameterError
+from .fileio import read_versioned_json, write_json
 
 SPLIT_FILE = "tag_splits.json"
 FORMAT_VERSION = 1
@@ -73,11 +72,7 @@ def create_tag_split(ws, seed: int = 0, unseen_fraction: float = 0.2) -> TagSpli
         raise DataError("the catalog has no tags to split; import tags first")
     split = TagSplit(split_tags({c: catalog.tags(c) for c in catalog.categories()}, seed, unseen_fraction),
                      int(seed), float(unseen_fraction), catalog.fingerprint())
-    path = ws.catalog_dir / SPLIT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(split.to_json(), indent=2))
-    tmp.replace(path)
+    write_json(ws.catalog_dir / SPLIT_FILE, split.to_json())
     return split
 
 
@@ -86,13 +81,8 @@ def load_tag_split(ws) -> TagSplit:
     path = ws.catalog_dir / SPLIT_FILE
     if not path.exists():
         raise DataError(f"no seen/unseen tag split in {ws.root}; create one with "
-                        "core.training.zeroshot.create_tag_split(ws) (training the mwe model does it)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"{path}: invalid JSON ({err})") from err
-    if data.get("format_version") != FORMAT_VERSION:
-        raise DataError(f"{path}: unsupported format_version {data.get('format_version')!r}")
+                        "core.tag_split.create_tag_split(ws) (training the mwe model does it)")
+    data = read_versioned_json(path, FORMAT_VERSION)
     split = TagSplit(data["categories"], int(data["seed"]), float(data["unseen_fraction"]),
                      str(data["catalog_fingerprint"]))
     differing = (set(split.seen) | set(split.unseen)) ^ set(ws.catalog.tags())
@@ -109,39 +99,4 @@ def ensure_tag_split(ws, seed: int = 0, unseen_fraction: float = 0.2) -> TagSpli
     return load_tag_split(ws)
 
 
-class SeenTagSampler:
-    """Draws (track, tag) training pairs: a random track, then one of its tags; seen tags only.
-
-    Parameters
-    ----------
-    positives : np.ndarray, bool, shape (n_tracks, n_tags)
-        Which training track carries which tag (columns follow ``tags``).
-    tags : list of str
-        The tags training may use.
-    unseen : list of str
-        The workspace's unseen tags; a sampler over any of them is refused, so
-        an unseen tag can never be a positive or a negative in training.
-    """
-
-    def __init__(self, positives: np.ndarray, tags: list[str], unseen: list[str]):
-        leaked = sorted(set(tags) & set(unseen))
-        if leaked:
-            raise ParameterError(f"unseen tags must not reach training: {leaked[:5]}")
-        self.positives = np.asarray(positives, dtype=bool)
-        if self.positives.ndim != 2 or self.positives.shape[1] != len(tags):
-            raise ParameterError(f"positives must be (n_tracks, {len(tags)}), got {self.positives.shape}")
-        self.tags = list(tags)
-        self.rows = np.flatnonzero(self.positives.any(axis=1))
-        if len(self.rows) == 0:
-            raise DataError("no training track carries a seen tag")
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` pairs as ``(track rows, tag columns)``."""
-        rows = rng.choice(self.rows, size=n)
-        # a uniform choice among each row's tags: argmax of random keys on the positive cells
-        keys = rng.random((n, len(self.tags))) * self.positives[rows]
-        return rows, keys.argmax(axis=1)
-
-
-__all__ = ["SPLIT_FILE", "SeenTagSampler", "TagSplit", "create_tag_split", "ensure_tag_split", "load_tag_split",
-           "split_tags"]
+__all__ = ["SPLIT_FILE", "TagSplit", "create_tag_split", "ensure_tag_split", "load_tag_split", "split_tags"]

@@ -1,0 +1,115 @@
+"""File plumbing shared by every room: atomic writes, content hashes, JSON readers.
+
+Every file Tagspace writes goes through :func:`write_atomic` (a temporary file in
+the same directory, then a rename), so a crash never leaves a half-written file.
+Caches decide "has this changed?" with :func:`file_hash`. Versioned JSON files
+(``format_version``) are read with :func:`read_versioned_json`, which names the
+file in every error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import DataError
+
+_BLOCK = 1 << 20
+
+
+def write_atomic(path: str | os.PathLike, payload: bytes | str | Callable[[Path], None]) -> Path:
+    """Write ``path`` through a temporary file in its directory, then rename it into place.
+
+    Parameters
+    ----------
+    path : path
+        Destination; its directory is created if absent.
+    payload : bytes, str or callable
+        The content, or ``write(tmp_path)`` for writers that need a path (``torch.save``,
+        ``np.save``, ``DataFrame.to_parquet``).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the temporary keeps the destination's suffix: np.save would append ".npy" to any other name
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    tmp = Path(tmp_name)
+    try:
+        if callable(payload):
+            os.close(fd)
+            payload(tmp)
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload.encode() if isinstance(payload, str) else payload)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, data, indent: int | None = 2, sort_keys: bool = False) -> Path:
+    """Write ``data`` as JSON atomically (non-JSON values such as paths become strings)."""
+    return write_atomic(path, json.dumps(data, indent=indent, sort_keys=sort_keys, default=str))
+
+
+def read_json(path: str | os.PathLike, error: type[Exception] = DataError):
+    """Parse a JSON file; a missing or invalid file raises ``error`` naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise error(f"file missing: {path}") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{path}: not a readable JSON file ({err})") from err
+
+
+def read_versioned_json(path: str | os.PathLike, version: int, error: type[Exception] = DataError) -> dict:
+    """A JSON object whose ``format_version`` is ``version``; anything else raises ``error`` naming the file."""
+    data = read_json(path, error)
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a JSON object")
+    if data.get("format_version") != version:
+        raise error(f"{path}: unsupported format_version {data.get('format_version')!r} (expected {version})")
+    return data
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Full SHA-256 hex digest of one file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_BLOCK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_hash(paths: Iterable[str | os.PathLike], length: int = 16) -> str:
+    """SHA-256 over the names and contents of files (sorted), first ``length`` hex digits.
+
+    The one "has this changed?" hash of Tagspace: model directories, word-embedding
+    files and caches are keyed by it.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        h.update(path.name.encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(_BLOCK), b""):
+                h.update(block)
+    return h.hexdigest()[:length]
+
+
+def directory_hash(directory: str | os.PathLike, length: int = 16) -> str:
+    """:func:`file_hash` of the regular files directly inside ``directory``."""
+    return file_hash([p for p in Path(directory).iterdir() if p.is_file()], length)
+
+
+__all__ = ["directory_hash", "file_hash", "read_json", "read_versioned_json", "sha256_file", "write_atomic",
+           "write_json"]
