@@ -4,7 +4,8 @@ Every file Tagspace writes goes through :func:`write_atomic` (a temporary file i
 the same directory, then a rename), so a crash never leaves a half-written file.
 Caches decide "has this changed?" with :func:`file_hash`. Versioned JSON files
 (``format_version``) are read with :func:`read_versioned_json`, which names the
-file in every error.
+file in every error. CSV files meant for spreadsheets are written with
+:func:`write_csv`, which neutralises cells that a spreadsheet would run as formulas.
 """
 
 from __future__ import annotations
@@ -82,6 +83,29 @@ def read_versioned_json(path: str | os.PathLike, version: int, error: type[Excep
     return data
 
 
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: a string starting like a formula gets a leading ``'``.
+
+    Numbers are left alone (a negative number is data, not a formula).
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(frame, path: str | os.PathLike) -> Path:
+    """Write a DataFrame as CSV atomically, every text cell made :func:`spreadsheet_safe`."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or str(safe[column].dtype).startswith("string"):
+            safe[column] = safe[column].map(spreadsheet_safe)
+    return write_atomic(path, safe.to_csv(index=False))
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Full SHA-256 hex digest of one file's content."""
     h = hashlib.sha256()
@@ -111,5 +135,5 @@ def directory_hash(directory: str | os.PathLike, length: int = 16) -> str:
     return file_hash([p for p in Path(directory).iterdir() if p.is_file()], length)
 
 
-__all__ = ["directory_hash", "file_hash", "read_json", "read_versioned_json", "sha256_file", "write_atomic",
-           "write_json"]
+__all__ = ["directory_hash", "file_hash", "read_json", "read_versioned_json", "sha256_file", "spreadsheet_safe",
+           "write_atomic", "write_csv", "write_json"]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from core.errors import CheckpointError, DataError
-from core.fileio import directory_hash, file_hash, read_json, read_versioned_json, sha256_file, write_atomic, write_json
+from core.fileio import (directory_hash, file_hash, read_json, read_versioned_json, sha256_file, spreadsheet_safe,
+                         write_atomic, write_csv, write_json)
 
 
 def test_write_atomic_replaces_and_leaves_no_temporary(tmp_path):
@@ -61,3 +62,16 @@ def test_json_readers_name_the_file(tmp_path):
     write_json(tmp_path / "list.json", [1, 2])
     with pytest.raises(DataError, match="JSON object"):
         read_versioned_json(tmp_path / "list.json", 1)
+
+
+def test_csv_cells_never_start_a_formula(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"title": ["=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)", "-2+3", "plain", "\tx"],
+                          "score": [-1.5, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    write_csv(frame, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert not any(str(v).startswith(("=", "+", "@", "-", "\t")) for v in back["title"])
+    assert back["title"].tolist()[4] == "plain"
+    assert back["score"].tolist()[0] == -1.5  # numbers stay numbers
+    assert spreadsheet_safe("=1") == "'=1" and spreadsheet_safe(-3) == -3
