@@ -99,9 +99,11 @@ def spreadsheet_safe(value):
 
 def write_csv(frame, path: str | os.PathLike) -> Path:
     """Write a DataFrame as CSV atomically, every text cell made :func:`spreadsheet_safe`."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object or str(safe[column].dtype).startswith("string"):
+        if is_object_dtype(safe[column]) or is_string_dtype(safe[column]):
             safe[column] = safe[column].map(spreadsheet_safe)
     return write_atomic(path, safe.to_csv(index=False))
 
