@@ -85,7 +85,8 @@ def main() -> None:
              "decoded to the engine's 120 s at 22,050 Hz mono",
              f"{'decoder':<24}{'output MiB':>11}{'tracemalloc peak MiB':>22}{'peak RSS growth MiB':>21}"]
     for how, row in rows.items():
-        lines.append(f"{how:<24}{row['output_mib']:>11.1f}{row['tracemalloc_mib']:>22.1f}{row['rss_growth_mib']:>21.1f}")
+        lines.append(f"{how:<24}{row['output_mib']:>11.1f}{row['tracemalloc_mib']:>22.1f}"
+                     f"{row['rss_growth_mib']:>21.1f}")
     lines.append(f"decode_audio / reference: tracemalloc {new['tracemalloc_mib'] / ref['tracemalloc_mib']:.2f}x, "
                  f"RSS growth {new['rss_growth_mib'] / ref['rss_growth_mib']:.2f}x")
     text = "\n".join(lines)
