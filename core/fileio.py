@@ -50,11 +50,18 @@ def write_atomic(path: str | os.PathLike, payload: bytes | str | Callable[[Path]
         else:
             with os.fdopen(fd, "wb") as f:
                 f.write(payload.encode() if isinstance(payload, str) else payload)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the usual mode
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike, data, indent: int | None = 2, sort_keys: bool = False) -> Path:

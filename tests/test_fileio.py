@@ -23,6 +23,18 @@ def test_write_atomic_replaces_and_leaves_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*.tmp*")) == []
 
 
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.txt", "x")
+        (tmp_path / "b.txt").write_text("x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_a_failed_write_keeps_the_old_file(tmp_path):
     path = tmp_path / "a.json"
     write_json(path, {"x": 1})
