@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import Counter
 
@@ -12,6 +13,7 @@ from core.tag_split import create_tag_split, ensure_tag_split, load_tag_split
 from core.words import load_word_vectors, read_meta, save_word_vectors
 from core.words.corpus import build_music_corpus, token
 from core.words.demo_embeddings import MUSIC_NAME, build_music_skipgram
+from core.words.unseen_tags import check_no_unseen_tags, split_fingerprint
 
 from .test_words_corpus import synthetic_workspace
 
@@ -61,7 +63,7 @@ def test_split_exists_before_the_embedding_and_is_recorded(tmp_path):
     record = meta["track_paragraphs"]
     assert read_meta(ws, MUSIC_NAME)["track_paragraphs"] == record
     assert record["excluded_unseen_tags"] == split.unseen
-    assert record["tag_split"]["seed"] == 0 and len(record["tag_split"]["fingerprint"]) == 16
+    assert record["tag_split"]["seed"] == 0 and record["tag_split"]["fingerprint"] == split_fingerprint(split)
     assert set(record["tag_tokens"]) == {token(t) for t in split.seen}
     assert meta["build"]["tag_split"] == record["tag_split"]["fingerprint"]
 
@@ -70,13 +72,11 @@ def test_split_defaults_are_the_mwe_trainers():
     from core.training.mwe_trainer import MweTrainConfig
 
     config = MweTrainConfig()
-    defaults = ensure_tag_split.__defaults__
-    assert defaults == (config.split_seed, config.unseen_fraction)
+    params = inspect.signature(ensure_tag_split).parameters
+    assert (params["seed"].default, params["unseen_fraction"].default) == (config.split_seed, config.unseen_fraction)
 
 
 def test_check_refuses_an_embedding_that_saw_unseen_tags(tmp_path):
-    from core.words.unseen_tags import check_no_unseen_tags
-
     ws = synthetic_workspace(tmp_path / "ws")
     build_music_skipgram(ws, **SMALL)
     split = load_tag_split(ws)

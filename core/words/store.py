@@ -311,7 +311,7 @@ def load_word_vectors(ws: Workspace, name: str, mmap: str | None = "r") -> WordV
     kv.vectors = _load_npy(paths["vectors"], (n, dim), mmap)
     kv.norms = _load_npy(paths["norms"], (n,), mmap)
     kv.index_to_key = words
-    kv.key_to_index = {w: i for i, w in enumerate(words)}
+    kv.key_to_index = dict(zip(words, range(n)))  # faster than a comprehension for millions of words
     if len(kv.key_to_index) != n:
         raise DataError(f"{paths['vocab']}: the vocabulary repeats words")
     if counts is not None:
