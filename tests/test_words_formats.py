@@ -1,4 +1,4 @@
-"""Word-vector files: every format round-trips, broken files give clear DataErrors."""
+"""Word-vector files: every format round-trips, broken or hostile files give clear DataErrors naming the file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from gensim.models import KeyedVectors
 from core.errors import DataError, ParameterError
 from core.words import detect_format, import_word_vectors, load_word_vectors, read_vectors
 from core.words.compare import neighbours
-from core.words.formats import read_native, save_native
+from core.words.formats import read_native
 from core.workspace import Workspace
 
 WORDS = ["the", "Smooth_Jazz", "jazz", "smooth", "house", "club", "home", "café"]
@@ -76,13 +76,15 @@ def test_mwe_parquet_token_and_content_columns(kv, tmp_path):
         _same(read_vectors(path), kv)
 
 
-def test_native_store_saves_norms_and_memory_maps(kv, tmp_path):
-    path = save_native(kv, tmp_path / "v.kv")
-    loaded = read_native(path)
-    assert isinstance(loaded.vectors, np.memmap)
-    assert loaded.norms is not None
-    np.testing.assert_allclose(loaded.norms, np.linalg.norm(kv.vectors, axis=1), rtol=1e-5)
-    _same(loaded, kv)
+def test_gensim_native_needs_trust_pickle(kv, tmp_path):
+    path = tmp_path / "v.kv"
+    kv.save(str(path), sep_limit=0)
+    with pytest.raises(DataError, match=r"v\.kv: a gensim \.kv file is a Python pickle.*--trust-pickle"):
+        read_vectors(path)
+    with pytest.raises(DataError, match="--trust-pickle"):
+        read_native(path)
+    _same(read_vectors(path, trust_pickle=True), kv)
+    assert read_vectors(path, limit=3, trust_pickle=True).index_to_key == WORDS[:3]
 
 
 def test_googlenews_format_import_mmap_and_neighbour_query(tmp_path, ws):
@@ -162,8 +164,10 @@ def test_other_bad_inputs(tmp_path, ws):
         read_vectors(junk)
     fake = tmp_path / "fake.kv"
     fake.write_bytes(b"not a pickle")
-    with pytest.raises(DataError, match="fake.kv: not a gensim KeyedVectors file"):
+    with pytest.raises(DataError, match="fake.kv: a gensim .kv file is a Python pickle"):
         read_vectors(fake)
+    with pytest.raises(DataError, match="fake.kv: not a gensim KeyedVectors file"):
+        read_vectors(fake, trust_pickle=True)
     gz = tmp_path / "bad.txt.gz"
     gz.write_bytes(gzip.compress(b"3 2\na 1 2\n")[:-12])
     with pytest.raises(DataError, match="bad.txt.gz"):
@@ -178,3 +182,100 @@ def test_other_bad_inputs(tmp_path, ws):
         import_word_vectors(ws, junk, "../escape")
     with pytest.raises(DataError, match="no word embedding 'nope'"):
         load_word_vectors(ws, "nope")
+
+
+@pytest.mark.parametrize("header", [b"1 99999999999999999999\n", b"99999999999999999999 1\n",
+                                    b"3000000 300\n", b"2 3\n"])
+def test_impossible_headers_fail_before_allocating(tmp_path, header):
+    # "2 3" needs two 3-d rows, which a plain 8-byte body cannot hold (a .gz could, so it is left out there)
+    cases = [("h.bin", "word2vec-binary"), ("h.txt", "word2vec-text")]
+    if header != b"2 3\n":
+        cases += [("h.bin.gz", "word2vec-binary"), ("h.txt.gz", "word2vec-text")]
+    for name, fmt in cases:
+        path = tmp_path / name
+        body = header + b"a 1\n"
+        path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+        with pytest.raises(DataError, match=rf"{name}: the header promises [0-9,]+ vectors of dimension "):
+            read_vectors(path, fmt)
+
+
+def test_gzip_header_bound_uses_the_deflate_ratio(tmp_path):
+    # a small .gz may hold much more than its size; the bound is deflate's ~1032:1, not the compressed size
+    rng = np.random.default_rng(0)
+    kv = KeyedVectors(50)
+    kv.add_vectors([f"w{i}" for i in range(200)], np.zeros((200, 50), np.float32) + rng.normal(size=50))
+    path = tmp_path / "zeros.bin.gz"
+    kv.save_word2vec_format(str(path), binary=True)
+    assert path.stat().st_size < 200 * 50 * 4
+    _same(read_vectors(path), kv)
+
+
+def test_non_finite_values_name_file_and_row(kv, tmp_path):
+    vectors = np.asarray(kv.vectors).copy()
+    vectors[2, 1] = np.inf
+    bad = KeyedVectors(6)
+    bad.add_vectors(WORDS, vectors)
+    for name, binary in (("inf.bin", True), ("inf.txt", False)):
+        path = tmp_path / name
+        bad.save_word2vec_format(str(path), binary=binary)
+        with pytest.raises(DataError, match=rf"{name}: vector of 'jazz' \(row 3\) contains NaN or infinity"):
+            read_vectors(path)
+    parquet = tmp_path / "inf.parquet"
+    pd.DataFrame({"token": ["a", "b"], "vector": [[1.0, 2.0], [-np.inf, 1.0]]}).to_parquet(parquet)
+    with pytest.raises(DataError, match=r"inf.parquet: vector of 'b' \(row 2\) contains NaN or infinity"):
+        read_vectors(parquet)
+    nulls = tmp_path / "nan.parquet"  # pandas writes NaN inside a list as a null
+    pd.DataFrame({"token": ["a", "b"], "vector": [[1.0, 2.0], [float("nan"), 1.0]]}).to_parquet(nulls)
+    with pytest.raises(DataError, match="nan.parquet: column 'vector' has missing"):
+        read_vectors(nulls)
+
+
+def test_empty_garbage_and_ragged_files(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    for fmt in ("auto", "glove-text", "word2vec-binary", "word2vec-text"):
+        with pytest.raises(DataError, match="empty.txt: empty file"):
+            read_vectors(empty, fmt)
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n  \n")
+    with pytest.raises(DataError, match="blank.txt: empty file"):
+        read_vectors(blank)
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match="garbage.bin: "):
+        read_vectors(garbage)
+    for fmt in ("word2vec-binary", "word2vec-text", "glove-text"):
+        with pytest.raises(DataError, match="garbage.bin: "):
+            read_vectors(garbage, fmt)
+    ragged = tmp_path / "ragged.parquet"
+    pd.DataFrame({"token": ["a", "b"], "vector": [[1.0, 2.0], [1.0]]}).to_parquet(ragged)
+    with pytest.raises(DataError, match=r"ragged.parquet: row 2 \('b'\) has 1 values where 2 are expected"):
+        read_vectors(ragged)
+    strings = tmp_path / "strings.parquet"
+    pd.DataFrame({"token": ["a"], "vector": ["1 2"]}).to_parquet(strings)
+    with pytest.raises(DataError, match="strings.parquet: column 'vector' holds (large_)?string, not lists of numbers"):
+        read_vectors(strings)
+    short_row = tmp_path / "short.txt"
+    short_row.write_text("2 3\na 1 2 3\nb 1 2\n")
+    with pytest.raises(DataError, match="short.txt: line 3 has 2 values where 3 are expected"):
+        read_vectors(short_row)
+
+
+def test_memory_follows_the_rows_read_not_the_header(tmp_path):
+    # a .gz may legitimately hold ~1000x its size, so this lying header passes the size bound:
+    # 2,000,000 x 50 promises 400 MB, the file holds one vector and then random bytes
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    body = b"2000000 50\nw0 " + np.ones(50, "<f4").tobytes() + rng.integers(0, 256, 420_000, np.uint8).tobytes()
+    path = tmp_path / "liar.bin.gz"
+    path.write_bytes(gzip.compress(body))
+    assert path.stat().st_size * 1032 > 2_000_000 * 202
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="liar.bin.gz: "):
+            read_vectors(path, "word2vec-binary")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6

@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import ParameterError
 from core.words import load_word_vectors
-from core.words.build import MUSIC_NAME, build_music_skipgram
+from core.words.demo_embeddings import MUSIC_NAME, build_music_skipgram
 from core.words.corpus import GENERAL_SKIP_TOP, build_music_corpus, general_sentences, glove_neighbours
 
 from .test_words_corpus import synthetic_workspace

@@ -1,4 +1,4 @@
-"""``python -m core words import|build|compare|evaluate``."""
+"""``python -m core words import|build|migrate|compare|evaluate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 
 from ..errors import DataError, TagspaceError
 from ..progress import tqdm_progress
-from .build import GLOVE_NAME, MUSIC_NAME, PRESETS
+from .demo_embeddings import GLOVE_NAME, MUSIC_NAME, PRESETS
 from .formats import FORMATS
 from .store import DOMAINS
 
@@ -16,10 +16,10 @@ from .store import DOMAINS
 def register(sub: argparse._SubParsersAction) -> None:
     from ..cli import add_workspace_arg
 
-    words = sub.add_parser("words", help="word embeddings: import, build the demo pair, compare, evaluate")
+    words = sub.add_parser("words", help="word embeddings: import, build the demo pair, migrate, compare, evaluate")
     cmd = words.add_subparsers(dest="words_command", required=True)
 
-    p = cmd.add_parser("import", help="convert a word-vector file into the workspace (memory-mapped)")
+    p = cmd.add_parser("import", help="convert a word-vector file into the workspace (.npy + Parquet, memory-mapped)")
     add_workspace_arg(p)
     p.add_argument("--path", required=True, help="word2vec .bin/.txt, GloVe .txt, gensim .kv or MWE .parquet")
     p.add_argument("--name", required=True, help="stored name, e.g. googlenews")
@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--label", default=None, help="name shown in the app (default: --name)")
     p.add_argument("--domain", choices=DOMAINS, default="general")
     p.add_argument("--limit", type=int, default=None, help="keep only the first N (most frequent) words")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a gensim .kv file: it is a Python pickle, and loading it runs any code it holds")
     p.set_defaults(func=_import)
 
     p = cmd.add_parser("build", help=f"build {GLOVE_NAME} and {MUSIC_NAME} (skipped when up to date)")
@@ -36,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vector-size", type=int, default=None, help="skip-gram dimension (default: size preset)")
     p.add_argument("--epochs", type=int, default=None, help="skip-gram epochs (default: size preset)")
     p.set_defaults(func=_build)
+
+    p = cmd.add_parser("migrate", help="convert embeddings stored as gensim .kv (pickle) to .npy + Parquet, once")
+    add_workspace_arg(p)
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="needed to convert: reading a .kv unpickles it, which runs any code it holds")
+    p.add_argument("--name", nargs="+", default=None, help="embeddings to convert (default: every .kv one)")
+    p.set_defaults(func=_migrate)
 
     p = cmd.add_parser("compare", help="neighbours and pair cosines, general vs musical embedding")
     add_workspace_arg(p)
@@ -63,13 +72,26 @@ def _import(args) -> int:
     from .store import import_word_vectors
 
     meta = import_word_vectors(_workspace(args), args.path, args.name, format=args.format,
-                               label=args.label, domain=args.domain, limit=args.limit)
+                               label=args.label, domain=args.domain, limit=args.limit,
+                               trust_pickle=args.trust_pickle)
     print(f"{meta['name']}: {meta['vocab_size']} words x {meta['dim']} ({meta['format']}, {meta['domain']})")
     return 0
 
 
+def _migrate(args) -> int:
+    from .store import migrate_word_vectors
+
+    ws = _workspace(args)
+    metas = migrate_word_vectors(ws, trust_pickle=args.trust_pickle, names=args.name)
+    for meta in metas:
+        print(f"{meta['name']}: {meta['vocab_size']} words x {meta['dim']} converted to .npy + Parquet")
+    if not metas:
+        print(f"nothing to convert: no .kv word embeddings in {ws.words_dir}")
+    return 0
+
+
 def _build(args) -> int:
-    from .build import build_words
+    from .demo_embeddings import build_words
 
     metas = build_words(_workspace(args), size=args.size, seed=args.seed, progress=tqdm_progress,
                         vector_size=args.vector_size, epochs=args.epochs)

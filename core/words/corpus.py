@@ -6,7 +6,12 @@ Three sources, every one built reproducibly from a seed:
     One paragraph per **train-split** track: its tags (multi-word tags joined with
     ``_``), artist id and track id as exact catalog strings. Repeated with shuffled
     word order (the MWE "shuffling augmentation"). Valid/test tracks never appear,
-    so their labels cannot leak into the word embedding.
+    so their labels cannot leak into the word embedding. The **unseen tags** of the
+    catalog's zero-shot split (:mod:`core.tag_split`, created here if the workspace
+    has none) are dropped from the paragraphs: a zero-shot model must not meet them
+    through track or artist ids that co-occurred with them. The other sources may
+    still contain those words (``jazz`` is in the genre taxonomy): that general
+    music knowledge is what zero-shot transfer relies on.
 ``genre_walks``
     Random walks over the beets genre tree (``assets/music_text``, MIT), with
     long forms replaced by the short tags people use about half of the time
@@ -44,6 +49,9 @@ import numpy as np
 import yaml
 
 from ..errors import DataError, ParameterError
+from ..fileio import write_atomic
+from ..tag_split import TagSplit, ensure_tag_split
+from .glove_package import glove_files, glove_vocabulary
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "music_text"
 GENRE_TREE = ASSETS / "beets-genres-tree.yaml"
@@ -147,12 +155,7 @@ def _words(text: str) -> list[str]:
 
 
 def _glove_general_words(n_words: int) -> tuple[list[str], list[int]]:
-    import pyarrow.parquet as pq
-
-    from .build import glove_files  # lazy: build imports this module
-
-    _, vocab_path = glove_files()
-    all_words = [str(w) for w in pq.read_table(vocab_path).column("index").to_pylist()]
+    all_words = glove_vocabulary()
     rows, words = [], []
     for i in range(GENERAL_SKIP_TOP, len(all_words)):
         if _GENERAL_WORD.match(all_words[i]):
@@ -185,14 +188,12 @@ def glove_neighbours(n_words: int, k: int = 10, cache_dir: Path | None = None) -
     """
     import torch
 
-    from .build import glove_files  # lazy: build imports this module
-
     if n_words < 2 or k < 1:
         raise ParameterError(f"need n_words >= 2 and k >= 1, got {n_words}, {k}")
     cached = None if cache_dir is None else Path(cache_dir) / f"glove-knn-{n_words}-{k}.npz"
     if cached is not None and cached.is_file():
         try:
-            with np.load(cached) as data:
+            with np.load(cached, allow_pickle=False) as data:
                 return tuple(str(w) for w in data["words"]), data["neighbours"]
         except (OSError, KeyError, ValueError):
             pass  # damaged: recompute
@@ -209,10 +210,7 @@ def glove_neighbours(n_words: int, k: int = 10, cache_dir: Path | None = None) -
             sims[torch.arange(n), torch.arange(start, start + n)] = -float("inf")
             out[start:start + n] = torch.topk(sims, k, dim=1).indices.numpy()
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(cached.stem + ".tmp.npz")
-        np.savez(tmp, words=np.array(words), neighbours=out)
-        tmp.replace(cached)
+        write_atomic(cached, lambda tmp: np.savez(tmp, words=np.array(words), neighbours=out))
     return tuple(words), out
 
 
@@ -235,10 +233,30 @@ def general_sentences(rng: np.random.Generator, n_words: int, n_neighbours: int 
 # ------------------------------------------------------------------------ corpus
 @dataclass
 class MusicCorpus:
-    """Sentences (lists of tokens) and where they came from."""
+    """Sentences (lists of tokens), where they came from, and the tag split the track paragraphs respect.
+
+    Attributes
+    ----------
+    sentences : list of list of str
+        Every source's sentences, interleaved (the order training sees).
+    parts : dict
+        Source name -> its sentences (the same lists as in ``sentences``).
+    tag_split : TagSplit or None
+        The split whose unseen tags were dropped from the track paragraphs (None: the
+        catalog has no tags).
+    paragraph_tags : list of str
+        Tag tokens that occur in the track paragraphs.
+    """
 
     sentences: list[list[str]]
-    sources: dict[str, int] = field(default_factory=dict)  # source -> number of tokens
+    parts: dict[str, list[list[str]]] = field(default_factory=dict)
+    tag_split: TagSplit | None = None
+    paragraph_tags: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> dict[str, int]:
+        """Source name -> number of tokens."""
+        return {name: sum(len(s) for s in part) for name, part in self.parts.items()}
 
     @property
     def n_tokens(self) -> int:
@@ -253,11 +271,19 @@ class MusicCorpus:
         return h.hexdigest()[:16]
 
 
-def track_paragraphs(catalog, rng: np.random.Generator, repeats: int = 4) -> list[list[str]]:
-    """Shuffled paragraphs of tags + artist id + track id for train-split tracks only."""
+def track_paragraphs(catalog, rng: np.random.Generator, repeats: int = 4, *,
+                     unseen_tags: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """Shuffled paragraphs of tags + artist id + track id for train-split tracks only.
+
+    ``unseen_tags`` (catalog tags held out for zero-shot) are left out, as is any tag
+    spelled with the same token (``"smooth jazz"`` and ``"smooth_jazz"``); a track left
+    with no tag keeps its artist and track id.
+    """
+    drop = {token(t) for t in unseen_tags}
     tags = catalog.track_tags
     train = catalog.tracks[catalog.tracks["split"] == "train"]
-    by_track = tags.groupby("track_id")["tag"].apply(lambda s: sorted({token(t) for t in s})).to_dict()
+    by_track = tags.groupby("track_id")["tag"].apply(
+        lambda s: sorted({token(t) for t in s} - drop)).to_dict()
     out = []
     for tid, artist in zip(train["track_id"], train["artist_id"]):
         words = by_track.get(tid, []) + [artist, tid]
@@ -314,6 +340,10 @@ def build_music_corpus(ws, seed: int = 0, n_walks: int = 20000, repeats: int = 4
                        n_general: int = 0, general_neighbours: int = 3) -> MusicCorpus:
     """Build the music corpus for workspace ``ws``; the same inputs and seed give the same tokens.
 
+    The catalog's seen/unseen tag split is created first if the workspace has none
+    (:func:`core.tag_split.ensure_tag_split`, the defaults the MWE trainer uses), and
+    its unseen tags are dropped from the track paragraphs.
+
     Parameters
     ----------
     ws : Workspace
@@ -335,9 +365,11 @@ def build_music_corpus(ws, seed: int = 0, n_walks: int = 20000, repeats: int = 4
     if n_walks < 0 or repeats < 1 or track_repeats < 1 or n_general < 0:
         raise ParameterError(f"need n_walks >= 0, repeats >= 1 and n_general >= 0, "
                              f"got {n_walks}, {repeats}, {n_general}")
+    catalog = ws.catalog
+    split = None if catalog.track_tags.empty else ensure_tag_split(ws)
     rng = np.random.default_rng(seed)
     parts = {
-        "tracks": track_paragraphs(ws.catalog, rng, track_repeats),
+        "tracks": track_paragraphs(catalog, rng, track_repeats, unseen_tags=split.unseen if split else ()),
         "genre_walks": genre_walks(rng, n_walks),
         "genre_groups": group_paragraphs(rng, repeats),
         "glossary": glossary_paragraphs(rng, repeats),
@@ -347,5 +379,6 @@ def build_music_corpus(ws, seed: int = 0, n_walks: int = 20000, repeats: int = 4
     }
     sentences = [s for part in parts.values() for s in part]
     order = rng.permutation(len(sentences))  # interleave sources for SGD
-    return MusicCorpus([sentences[i] for i in order],
-                       {name: sum(len(s) for s in part) for name, part in parts.items()})
+    all_tags = {token(t) for t in catalog.tags()}
+    in_paragraphs = sorted({w for s in parts["tracks"] for w in s} & all_tags)
+    return MusicCorpus([sentences[i] for i in order], parts, split, in_paragraphs)

@@ -1,4 +1,4 @@
-"""Readers for word-vector files, and conversion to the native memory-mapped store.
+"""Readers for word-vector files in the formats other tools write.
 
 Formats (``format=``):
 
@@ -11,7 +11,9 @@ Formats (``format=``):
 ``glove-text``
     Lines like word2vec text, without the header (Stanford GloVe files).
 ``native``
-    gensim ``KeyedVectors.save`` output (``.kv``), loaded memory-mapped.
+    gensim ``KeyedVectors.save`` output (``.kv``). gensim writes it with pickle, so
+    reading one runs whatever code the file holds: :func:`read_native` refuses unless
+    called with ``trust_pickle=True`` (``words import --trust-pickle``).
 ``mwe``
     Token/vector rows as released with the Musical Word Embedding (Doh et al. 2023):
     a Parquet table with a ``token`` (or ``content``) column and a ``vector`` column
@@ -19,7 +21,10 @@ Formats (``format=``):
 
 Files ending in ``.gz`` are read through gzip (text formats and word2vec binary).
 Every reader checks the file against its own header (count, dimension, row lengths)
-and raises :class:`~core.errors.DataError` naming the file and the problem.
+and raises :class:`~core.errors.DataError` naming the file and the problem. A header
+promising more than the file can hold is refused before anything is allocated, and
+the vector matrix grows with the rows actually read, so a lying header never costs
+memory. The workspace's own store is :mod:`core.words.store`.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 # bytes that make up a textual float vector: digits, signs, point, exponent, blanks
 _TEXT_FLOAT_BYTES = frozenset(b"0123456789+-.eE \t\r\n")
 _CHUNK = 1 << 20
-# norms are computed this many rows at a time so conversion never copies the matrix
-_NORM_ROWS = 65536
+# rows checked for NaN at a time (no matrix-sized boolean temporary)
+_CHECK_ROWS = 65536
+# deflate cannot expand data by more than about 1032:1, which bounds a .gz file's content
+_DEFLATE_MAX_RATIO = 1032
 
 
 def _open(path: Path):
@@ -79,8 +86,10 @@ def detect_format(path: str | os.PathLike) -> str:
     try:
         with _open(path) as f:
             head = f.read(4096)
-    except OSError as err:  # e.g. a .gz that is not gzip
+    except (OSError, EOFError) as err:  # e.g. a .gz that is not gzip
         raise DataError(f"{path}: cannot read ({err})") from err
+    if not head.strip():
+        raise DataError(f"{path}: empty file (no word vectors)")
     first, _, rest = head.partition(b"\n")
     if _HEADER.match(first):
         return "word2vec-text" if _looks_like_text_rows(rest) else "word2vec-binary"
@@ -120,8 +129,8 @@ def make_keyed_vectors(words: list[str], vectors: np.ndarray, path: Path) -> Key
                 dup.append(w)
             seen.add(w)
         raise DataError(f"{path}: duplicate word(s) {dup[:5]}")
-    for start in range(0, len(vectors), _NORM_ROWS):  # blockwise: no matrix-sized boolean temporary
-        finite = np.isfinite(vectors[start:start + _NORM_ROWS]).all(axis=1)
+    for start in range(0, len(vectors), _CHECK_ROWS):  # blockwise: no matrix-sized boolean temporary
+        finite = np.isfinite(vectors[start:start + _CHECK_ROWS]).all(axis=1)
         if not finite.all():
             row = start + int(np.argmin(finite))
             raise DataError(f"{path}: vector of {words[row]!r} (row {row + 1}) contains NaN or infinity")
@@ -145,15 +154,36 @@ def _parse_header(line: bytes, path: Path) -> tuple[int, int]:
     return count, dim
 
 
+def _content_limit(path: Path) -> tuple[int, str]:
+    """The most bytes ``path`` can hold once decompressed, and how that bound was found."""
+    size = path.stat().st_size
+    if path.suffix == ".gz":
+        return size * _DEFLATE_MAX_RATIO, f"a {size:,}-byte gzip file holds at most about {size * _DEFLATE_MAX_RATIO:,}"
+    return size, f"the file holds {size:,}"
+
+
+def _check_header_fits(path: Path, rows: int, dim: int, min_row_bytes: int) -> None:
+    """Refuse a header whose ``rows`` vectors of ``dim`` cannot fit in the file (before allocating anything)."""
+    limit, holds = _content_limit(path)
+    need = rows * min_row_bytes
+    if need > limit:
+        raise DataError(
+            f"{path}: the header promises {rows:,} vectors of dimension {dim:,}, at least {need:,} bytes, "
+            f"but {holds} bytes: the header is damaged or the file is truncated"
+        )
+
+
 def read_word2vec_binary(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
     """Read a word2vec binary file (GoogleNews format); see the module docstring."""
     path = Path(path)
     with _open(path) as f:
-        count, dim = _parse_header(f.readline(), path)
+        count, dim = _parse_header(f.readline(64), path)
         n = count if limit is None else min(count, limit)
-        vectors = np.empty((n, dim), dtype=np.float32)
-        words: list[str] = []
         record = dim * 4
+        _check_header_fits(path, n, dim, record + 2)  # a word of >= 1 byte and its blank
+        # allocated once a row's bytes are in hand and grown by doubling: memory follows the data read
+        vectors = np.empty((0, dim), dtype=np.float32)
+        words: list[str] = []
         buf, pos = b"", 0
         for i in range(n):
             while True:
@@ -189,6 +219,8 @@ def read_word2vec_binary(path: str | os.PathLike, limit: int | None = None) -> K
                     f"{path}: looks like a text file (vector bytes are ASCII numbers); "
                     "use format='word2vec-text'"
                 )
+            if i == len(vectors):
+                vectors.resize((min(n, max(2 * i, _CHUNK // record, 1)), dim), refcheck=False)
             vectors[i] = np.frombuffer(body, dtype="<f4")
             pos = space + 1 + record
         if n == count:
@@ -207,10 +239,12 @@ def _read_text(path: Path, header: bool, limit: int | None) -> KeyedVectors:
         count = dim = None
         if header:
             try:
-                first = f.readline()
+                first = f.readline(64)
             except UnicodeDecodeError as err:
                 raise DataError(f"{path}: not UTF-8 text; a binary file? use format='word2vec-binary'") from err
             count, dim = _parse_header(first.encode(), path)
+            # a word and dim values of >= 1 character, each after a blank, and a newline
+            _check_header_fits(path, count if limit is None else min(count, limit), dim, 2 * dim + 2)
         words: list[str] = []
         rows: list[np.ndarray] = []
         lineno = 1 if header else 0
@@ -265,6 +299,8 @@ def read_glove_text(path: str | os.PathLike, limit: int | None = None) -> KeyedV
 
 def read_mwe(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
     """Read token/vector rows from Parquet (``token`` or ``content``, and ``vector`` columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -278,24 +314,51 @@ def read_mwe(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
         raise DataError(f"{path}: needs columns 'token' (or 'content') and 'vector'; found {names}")
     if limit is not None:
         table = table.slice(0, limit)
-    words = [str(w) for w in table.column(key).to_pylist()]
-    lists = table.column("vector").to_pylist()
-    if not lists:
+    if table.num_rows == 0:
         raise DataError(f"{path}: no vectors found")
-    dim = len(lists[0] or [])
-    bad = next((i for i, v in enumerate(lists) if v is None or len(v) != dim), None)
-    if bad is not None or dim == 0:
-        bad = bad or 0
-        got = 0 if lists[bad] is None else len(lists[bad])
-        raise DataError(f"{path}: row {bad + 1} ({words[bad]!r}) has {got} values where {dim} are expected")
-    return make_keyed_vectors(words, np.asarray(lists, dtype=np.float32), path)
+    column = table.column("vector").combine_chunks()
+    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) \
+            or not (pa.types.is_floating(column.type.value_type) or pa.types.is_integer(column.type.value_type)):
+        raise DataError(f"{path}: column 'vector' holds {column.type}, not lists of numbers")
+    if table.column(key).null_count:
+        raise DataError(f"{path}: column {key!r} has missing (null) tokens")
+    words = [str(w) for w in table.column(key).to_pylist()]
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)  # null row: 0 values
+    dim = int(lengths[0])
+    bad = np.flatnonzero(lengths != dim)
+    if dim == 0 or len(bad):
+        row = int(bad[0]) if len(bad) else 0
+        raise DataError(f"{path}: row {row + 1} ({words[row]!r}) has {int(lengths[row])} values where "
+                        f"{dim or 'a positive number'} are expected")
+    values = column.flatten()
+    if values.null_count:
+        raise DataError(f"{path}: column 'vector' has missing (null) values")
+    matrix = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(len(words), dim)
+    return make_keyed_vectors(words, matrix, path)
 
 
-def read_native(path: str | os.PathLike, mmap: str | None = "r") -> KeyedVectors:
-    """Load a gensim ``KeyedVectors.save`` file, memory-mapped by default."""
+def read_native(path: str | os.PathLike, trust_pickle: bool = False, mmap: str | None = "r") -> KeyedVectors:
+    """Load a gensim ``KeyedVectors.save`` file, memory-mapped by default.
+
+    gensim stores these with pickle, and unpickling runs any code the file holds,
+    so this refuses unless ``trust_pickle`` is True (for a file you made yourself
+    or got from someone you trust).
+
+    Raises
+    ------
+    DataError
+        Without ``trust_pickle``; or a missing, damaged or foreign file.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    if not trust_pickle:
+        raise DataError(
+            f"{path}: a gensim .kv file is a Python pickle, and loading one runs any code it contains. "
+            "Load it only if you made it yourself or trust its author: pass --trust-pickle "
+            "(trust_pickle=True). Safer: save it in word2vec format with gensim "
+            "(KeyedVectors.save_word2vec_format) and import that."
+        )
     try:
         kv = KeyedVectors.load(str(path), mmap=mmap)
     except Exception as err:  # unpickling raises many types for foreign/damaged files
@@ -305,7 +368,8 @@ def read_native(path: str | os.PathLike, mmap: str | None = "r") -> KeyedVectors
     return kv
 
 
-def read_vectors(path: str | os.PathLike, format: str = "auto", limit: int | None = None) -> KeyedVectors:
+def read_vectors(path: str | os.PathLike, format: str = "auto", limit: int | None = None,
+                 trust_pickle: bool = False) -> KeyedVectors:
     """Read any supported file into gensim ``KeyedVectors``.
 
     Parameters
@@ -316,11 +380,13 @@ def read_vectors(path: str | os.PathLike, format: str = "auto", limit: int | Non
         One of :data:`FORMATS`; ``auto`` uses :func:`detect_format`.
     limit : int, optional
         Read only the first ``limit`` words (files are usually frequency-ordered).
+    trust_pickle : bool
+        Allow a gensim ``.kv`` (``native``) file, which is a pickle (see :func:`read_native`).
 
     Raises
     ------
     DataError
-        Missing, damaged or inconsistent file.
+        Missing, empty, damaged or inconsistent file; a ``.kv`` without ``trust_pickle``.
     ParameterError
         Unknown format or a non-positive limit.
     """
@@ -331,10 +397,12 @@ def read_vectors(path: str | os.PathLike, format: str = "auto", limit: int | Non
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (no word vectors)")
     if format == "auto":
         format = detect_format(path)
     if format == "native":
-        kv = read_native(path)
+        kv = read_native(path, trust_pickle=trust_pickle)
         if limit is not None and limit < len(kv):  # copies only the rows kept
             words = kv.index_to_key[:limit]
             return make_keyed_vectors(list(words), np.array(kv.vectors[:limit]), path)
@@ -349,28 +417,3 @@ def read_vectors(path: str | os.PathLike, format: str = "auto", limit: int | Non
         return reader(path, limit=limit)
     except (OSError, EOFError) as err:  # damaged gzip streams
         raise DataError(f"{path}: cannot read as {format} ({err})") from err
-
-
-# ------------------------------------------------------------------ native store
-def fill_norms_chunked(kv: KeyedVectors) -> None:
-    """Set ``kv.norms`` without the full-size temporary ``np.linalg.norm`` would allocate."""
-    norms = np.empty(len(kv.vectors), dtype=np.float32)
-    for start in range(0, len(norms), _NORM_ROWS):
-        block = np.asarray(kv.vectors[start:start + _NORM_ROWS], dtype=np.float32)
-        norms[start:start + _NORM_ROWS] = np.sqrt(np.einsum("ij,ij->i", block, block))
-    kv.norms = norms
-
-
-def save_native(kv: KeyedVectors, path: str | os.PathLike) -> Path:
-    """Save ``kv`` as gensim native ``.kv`` with norms precomputed and stored.
-
-    Arrays are written as separate ``.npy`` files (``sep_limit=0``) so that
-    ``KeyedVectors.load(path, mmap='r')`` maps vectors and norms instead of
-    reading them, and the first neighbour query needs no extra matrix.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if getattr(kv, "norms", None) is None or len(kv.norms) != len(kv.vectors):
-        fill_norms_chunked(kv)
-    kv.save(str(path), sep_limit=0)
-    return path

