@@ -7,7 +7,7 @@ an absolute path to a researcher's own audio folder)::
     catalog/                tracks/artists/track_tags Parquet tables (core.catalog)
     audio/                  audio files (default audio root)
     features/               cached per-track features (core.features)
-    words/                  word embeddings, <name>.kv + <name>.json (core.words)
+    words/                  word embeddings: <name>.vectors.npy, .norms.npy, .vocab.parquet, .json (core.words)
     models/<name>/          checkpoints: model.pt, config.json, vocab.json (core.models)
     embeddings/<model>/     extracted track/term embeddings (core.engine)
     indexes/<model>/        faiss indexes (core.engine)

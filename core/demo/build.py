@@ -23,7 +23,7 @@ SIZES = ("tiny", "default")
 STEPS: list[tuple[str, str]] = [
     ("corpus", "core.demo.corpus:build_corpus"),
     ("features", "core.features:build_features"),
-    ("words", "core.words.build:build_demo_words"),
+    ("words", "core.words.demo_embeddings:build_demo_words"),
     ("models", "core.training.demo:train_demo_models"),
     ("evaluate", "core.evaluation.run:evaluate_demo"),
     ("embed", "core.engine.build_caches:build_engine_caches"),
