@@ -14,7 +14,7 @@ from core.evaluation import run
 from core.evaluation.published import published_numbers
 from core.evaluation.report import comparison_table, markdown_report, results_intervals, results_tables
 from core.evaluation.triplets import EXCERPT_FRAMES
-from core.evaluation.units import metric_paths, node_value
+from core.evaluation.units import MetricSet, Units, metric_paths, node_value
 from core.features import FeatureStore
 from core.models.base import EmbeddingModel
 from core.workspace import Workspace
@@ -325,12 +325,18 @@ def test_word_embeddings_are_evaluated_and_cached(workspace, loader, monkeypatch
 
     def fake(ws_, name):
         calls.append(name)
-        return {"domain": "musical", "label": "toy", "metrics": {"ndcg30_tag_rank": 0.5, "parts": {"ctn": 0.25}}}
+        tags = ["a", "b", "c"]
+        return {"domain": "musical", "label": "toy"}, MetricSet(
+            metrics={"ndcg30_tag_rank": 0.5, "parts": {"ctn": 0.25}},
+            units={("ndcg30_tag_rank",): Units.mean("tag", tags, [0.25, 0.75, np.nan]),
+                   ("parts", "ctn"): Units.mean("tag", tags, [0.25, np.nan, np.nan])})
 
-    monkeypatch.setattr(words_evaluate, "evaluate_word_embedding", fake)
+    monkeypatch.setattr(words_evaluate, "word_embedding_evaluation", fake)
     first = run.evaluate_workspace(ws, models=["mfcc-vq"], n_triplets=N_TRIPLETS)
     assert first["word_embeddings"]["toy"]["domain"] == "musical"
     assert first["word_embeddings"]["toy"]["metrics"]["ndcg30_tag_rank"] == 0.5
+    low, high = first["word_embeddings"]["toy"]["intervals"]["ndcg30_tag_rank"]
+    assert 0.25 <= low <= high <= 0.75
     run.evaluate_workspace(ws, models=["mfcc-vq"], n_triplets=N_TRIPLETS)
     assert calls == ["toy"]  # unchanged files: cached
     (ws.words_dir / "toy.kv").write_bytes(b"other vectors")

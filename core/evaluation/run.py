@@ -326,13 +326,13 @@ def _evaluate_words(ws: Workspace, previous: dict, header: dict, out: Path, unit
                 result[name], units[name] = old[name], cached[0]
                 continue
         try:
-            entry = word_evaluation.evaluate_word_embedding(ws, name)
+            identity, evaluated = word_evaluation.word_embedding_evaluation(ws, name)
         except TagspaceError as err:
             errors[f"word embedding {name}"] = str(err)
             log(f"[evaluate] word embedding {name}: failed: {err}")
             continue
-        units[name] = entry.get("units", {})
-        result[name] = {"domain": entry.get("domain"), "metrics": entry.get("metrics", {}),
+        units[name] = evaluated.units
+        result[name] = {"domain": identity.get("domain"), "metrics": evaluated.metrics,
                         "intervals": interval_tree(units[name], resampler), "files": digest}
         save_units(units_path(out, "word_embeddings", name), units[name], units_key(header, digest))
     return result

@@ -199,22 +199,36 @@ def _track_retrieval(wv, catalog, ks: tuple[int, ...]) -> MetricSet:
     return out
 
 
+def word_embedding_evaluation(ws, name: str, split: str = "test", k: int = 30) -> tuple[dict, MetricSet]:
+    """Evaluate ``words/<name>`` on the workspace catalog, keeping each metric's per-query units.
+
+    Returns
+    -------
+    identity : dict
+        ``{"domain", "label"}``.
+    result : MetricSet
+        ``metrics`` as :func:`evaluate_word_embedding`'s; ``units`` maps each
+        metric's key path to its per-query :class:`~core.evaluation.units.Units`
+        (query tags; train tracks), for intervals and paired comparisons.
+    """
+    wv = load_word_vectors(ws, name)
+    catalog = ws.catalog
+    result = _tag_rank(wv, catalog, split, k).add(_track_retrieval(wv, catalog, RECALL_KS))
+    return {"domain": wv.domain, "label": wv.label}, result
+
+
 def evaluate_word_embedding(ws, name: str, split: str = "test", k: int = 30) -> dict:
     """Evaluate ``words/<name>`` on the workspace catalog.
 
     Returns
     -------
     dict
-        ``{"domain", "label", "metrics", "units"}``: ``metrics`` has
-        ``ndcg30_tag_rank`` and its content/context parts (query tags of
-        ``split``), and, for embeddings holding track ids, the train-track
-        metrics ``roc_auc_query_by_tag``, ``recall@K_query_by_track`` and their
-        chance levels ``recall@K_query_by_track_chance`` (with
-        ``track_retrieval_split: "train"``); ``units`` maps each metric's key
-        path to its per-query :class:`~core.evaluation.units.Units`. See the
-        module docstring.
+        ``{"domain", "label", "metrics"}``: ``metrics`` has ``ndcg30_tag_rank``
+        and its content/context parts (query tags of ``split``), and, for
+        embeddings holding track ids, the train-track metrics
+        ``roc_auc_query_by_tag``, ``recall@K_query_by_track`` and their chance
+        levels ``recall@K_query_by_track_chance`` (with
+        ``track_retrieval_split: "train"``). See the module docstring.
     """
-    wv = load_word_vectors(ws, name)
-    catalog = ws.catalog
-    result = _tag_rank(wv, catalog, split, k).add(_track_retrieval(wv, catalog, RECALL_KS))
-    return {"domain": wv.domain, "label": wv.label, "metrics": result.metrics, "units": result.units}
+    identity, result = word_embedding_evaluation(ws, name, split, k)
+    return {**identity, "metrics": result.metrics}
