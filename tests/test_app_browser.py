@@ -119,15 +119,17 @@ def test_word_comparison(page, app_url):
 
 def test_results_draw_error_bars(page, app_url):
     _open(page, app_url, "results")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    page.locator("path.yerror").first.wait_for(state="attached", timeout=60_000)
-    # this workspace's bars carry error bars; the published bars (another dataset) carry none
-    ours = page.locator(".js-plotly-plot").filter(has=page.locator("path.yerror"))
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # about twenty charts: slow on a busy machine
+    page.locator("path.xerror").first.wait_for(state="attached", timeout=120_000)
+    # this workspace's bars carry error bars (the 95% intervals); the published bars (another dataset) carry none
+    bars_with_errors = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).filter(
+        has=page.locator("path.xerror"))
     theirs = page.locator(".js-plotly-plot").filter(has_text="another dataset")
-    assert ours.count() >= 3 and theirs.count() >= 1
-    assert theirs.locator("path.yerror").count() == 0
-    # the paired comparisons: a forest plot with horizontal error bars, and the verdicts in a table
-    assert page.locator("path.xerror").count() >= 1
+    assert bars_with_errors.count() >= 3 and theirs.count() >= 1
+    assert theirs.locator("path.xerror").count() == 0 and theirs.locator("path.yerror").count() == 0
+    # the paired comparisons: a forest plot with error bars, and the verdicts in a table
+    forest = page.locator(".js-plotly-plot").filter(has_text="A - B")
+    assert forest.locator("path.xerror").count() >= 1
     page.get_by_text("not distinguishable").first.wait_for(state="attached", timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
     screenshot(page, "results-error-bars")

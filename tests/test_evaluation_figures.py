@@ -39,26 +39,26 @@ def test_bars_carry_the_intervals_as_error_bars():
     assert "tags" not in traces  # a count, not a metric
     assert "P@10" not in traces  # no interval anywhere (undefined)
     roc = traces["ROC-AUC (tag)"]
-    assert list(roc.x) == ["a", "b"] and list(roc.y) == [0.8, 0.7]
-    np.testing.assert_allclose(roc.error_y.array, [0.05, 0.1])
-    np.testing.assert_allclose(roc.error_y.arrayminus, [0.1, 0.1])
-    assert roc.error_y.visible and not roc.error_y.symmetric
+    assert list(roc.y) == ["a", "b"] and list(roc.x) == [0.8, 0.7] and roc.orientation == "h"
+    np.testing.assert_allclose(roc.error_x.array, [0.05, 0.1])
+    np.testing.assert_allclose(roc.error_x.arrayminus, [0.1, 0.1])
+    assert roc.error_x.visible and not roc.error_x.symmetric
 
 
 def test_chance_levels_are_markers_without_error_bars():
     evaluation = _evaluation()
     fig = metric_bars(results_tables(evaluation)["query_by_track"], results_intervals(evaluation)["query_by_track"])
     traces = {t.name: t for t in fig.data}
-    assert traces["R@1"].type == "bar" and traces["R@1"].error_y.array is not None
+    assert traces["R@1"].type == "bar" and traces["R@1"].error_x.array is not None
     chance = traces["R@1 chance"]
-    assert chance.type == "scatter" and chance.mode == "markers" and chance.error_y.array is None
-    assert list(chance.y) == [0.2, 0.2]
+    assert chance.type == "scatter" and chance.mode == "markers" and chance.error_x.array is None
+    assert list(chance.x) == [0.2, 0.2]
 
 
 def test_published_bars_have_no_error_bars_and_name_the_other_dataset():
     meta, frame = published_numbers()["triplets"], published_tables()["triplets"]
     fig = published_bars(frame, meta["id_columns"], meta["label"], meta["dataset"])
-    assert all(t.error_y.array is None for t in fig.data)
+    assert all(t.error_x.array is None and t.error_y.array is None for t in fig.data)
     assert [t.name for t in fig.data] == ["Genre", "Mood", "Instruments", "Tempo", "Overall"]
     assert "another dataset" in fig.layout.title.text and "MSD" in fig.layout.title.text
     weston = published_numbers()["tag_prediction"]

@@ -2,8 +2,8 @@
 
 Built from :func:`core.evaluation.report.results_tables` /
 :func:`~core.evaluation.report.results_intervals` frames, without Streamlit.
-This workspace's numbers are bars with their 95% bootstrap intervals as error
-bars (chance levels as markers); the papers' published numbers are bars without
+This workspace's numbers are horizontal bars with their 95% bootstrap intervals
+as error bars (chance levels as markers); the papers' published numbers are bars without
 error bars, titled as measured on another dataset; the paired comparisons are a
 forest plot of A - B with its interval and a zero line.
 """
@@ -21,7 +21,7 @@ _HEIGHT_PER_ROW = 26
 _MIN_HEIGHT = 320
 #: Columns that name a bar, in label order (family and variant are in the table, not on the axis).
 _LABEL_COLUMNS = ("model", "word embedding", "space", "relevance")
-_LEGEND = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title_text="")
+_LEGEND = dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0, title_text="")
 
 
 def _is_interval(cell) -> bool:
@@ -44,8 +44,12 @@ def interval_columns(values: pd.DataFrame, intervals: pd.DataFrame) -> list[str]
     return [c for c in values.columns if c in intervals.columns and intervals[c].map(_is_interval).any()]
 
 
+def _bar_height(n_labels: int, n_traces: int) -> int:
+    return max(_MIN_HEIGHT, 140 + n_labels * max(18, 8 * n_traces))
+
+
 def metric_bars(values: pd.DataFrame, intervals: pd.DataFrame, title: str = "") -> go.Figure | None:
-    """Grouped bars of a results table, one trace per metric column, with asymmetric error bars.
+    """Grouped horizontal bars of a results table, one trace per metric column, with asymmetric error bars.
 
     Parameters
     ----------
@@ -57,9 +61,9 @@ def metric_bars(values: pd.DataFrame, intervals: pd.DataFrame, title: str = "") 
     Returns
     -------
     plotly Figure, or None when the table has no metric column with intervals
-    (e.g. the tag-set table). Identifier (text) columns label the bars; columns
-    ending in :data:`~core.evaluation.report.CHANCE_SUFFIX` are drawn as markers
-    without error bars; count columns are left out.
+    (e.g. the tag-set table). Rows are labelled by their model (and space or
+    relevance rule); columns ending in :data:`~core.evaluation.report.CHANCE_SUFFIX`
+    are drawn as markers without error bars; count columns are left out.
     """
     metrics = interval_columns(values, intervals)
     if not metrics:
@@ -68,21 +72,22 @@ def metric_bars(values: pd.DataFrame, intervals: pd.DataFrame, title: str = "") 
     labels = _labels(values, named or [c for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])])
     fig = go.Figure()
     for column in metrics:
-        y = pd.to_numeric(values[column], errors="coerce").to_numpy(dtype=float)
+        x = pd.to_numeric(values[column], errors="coerce").to_numpy(dtype=float)
         cells = intervals[column].tolist()
-        plus = [c[1] - v if _is_interval(c) and v == v else None for v, c in zip(y, cells)]
-        minus = [v - c[0] if _is_interval(c) and v == v else None for v, c in zip(y, cells)]
-        fig.add_trace(go.Bar(x=labels, y=y, name=str(column),
-                             error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus,
-                                          visible=True, thickness=1.2, width=3),
-                             hovertemplate="%{x}<br>" + str(column) + " %{y:.3f}<extra></extra>"))
+        plus = [c[1] - v if _is_interval(c) and v == v else None for v, c in zip(x, cells)]
+        minus = [v - c[0] if _is_interval(c) and v == v else None for v, c in zip(x, cells)]
+        fig.add_trace(go.Bar(y=labels, x=x, name=str(column), orientation="h",
+                             error_x=dict(type="data", symmetric=False, array=plus, arrayminus=minus,
+                                          visible=True, thickness=1.2, width=2),
+                             hovertemplate="%{y}<br>" + str(column) + " %{x:.3f}<extra></extra>"))
         chance = f"{column}{CHANCE_SUFFIX}"
         if chance in values.columns:
-            fig.add_trace(go.Scatter(x=labels, y=pd.to_numeric(values[chance], errors="coerce"), mode="markers",
-                                     name=chance, marker=dict(symbol="line-ew-open", size=18, line=dict(width=2)),
-                                     hovertemplate="%{x}<br>" + chance + " %{y:.3f}<extra></extra>"))
-    fig.update_layout(barmode="group", title=title or None, height=max(_MIN_HEIGHT, 200 + 4 * len(labels)),
-                      yaxis_title="value, 95% interval", legend=_LEGEND, margin=dict(l=40, r=10, t=60, b=10))
+            fig.add_trace(go.Scatter(y=labels, x=pd.to_numeric(values[chance], errors="coerce"), mode="markers",
+                                     name=chance, marker=dict(symbol="line-ns-open", size=14, line=dict(width=2)),
+                                     hovertemplate="%{y}<br>" + chance + " %{x:.3f}<extra></extra>"))
+    fig.update_layout(barmode="group", title=title or None, height=_bar_height(len(labels), len(metrics)),
+                      xaxis_title="value; error bars: 95% bootstrap interval", legend=_LEGEND,
+                      yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return fig
 
 
@@ -103,12 +108,19 @@ def published_bars(frame: pd.DataFrame, id_columns: int, label: str, dataset: st
     if not metrics:
         return None
     labels = _labels(frame, ids)
-    fig = go.Figure([go.Bar(x=labels, y=frame[c], name=str(c), marker_pattern_shape="/") for c in metrics])
-    fig.update_layout(barmode="group", height=max(_MIN_HEIGHT, 200 + 4 * len(labels)),
+    fig = go.Figure([go.Bar(y=labels, x=frame[c], name=str(c), orientation="h", marker_pattern_shape="/")
+                     for c in metrics])
+    fig.update_layout(barmode="group", height=_bar_height(len(labels), len(metrics)),
                       title=dict(text=f"{label}<br><sup>{dataset}: another dataset, no intervals</sup>",
                                  font=dict(size=13)),
-                      margin=dict(l=40, r=10, t=90, b=10), legend={**_LEGEND, "y": 1.0})
+                      yaxis=dict(autorange="reversed"), legend=_LEGEND, margin=dict(l=10, r=10, t=70, b=10))
     return fig
+
+
+def _comparison_label(row: dict) -> str:
+    metric = row["metric"].replace("triplet_acc.", "")
+    who = row["A"] if row["A"] == row["B"] else f"{row['A']} vs {row['B']}"
+    return f"{who}: {metric}"
 
 
 def comparison_figure(evaluation: dict) -> go.Figure | None:
@@ -116,7 +128,7 @@ def comparison_figure(evaluation: dict) -> go.Figure | None:
     frame = comparison_table(evaluation)
     if frame.empty:
         return None
-    labels = [f"{r['A']} vs {r['B']}: {r['metric']}" for r in frame.to_dict("records")]
+    labels = [_comparison_label(r) for r in frame.to_dict("records")]
     fig = go.Figure()
     for verdict, symbol in (("not distinguishable", "circle-open"), ("A higher", "circle"), ("B higher", "circle")):
         rows = frame["verdict"] == verdict
@@ -130,8 +142,9 @@ def comparison_figure(evaluation: dict) -> go.Figure | None:
                          arrayminus=(sub["A - B"] - sub["low"]).tolist(), visible=True, thickness=1.2),
             hovertemplate="%{y}<br>A - B %{x:.3f}<extra></extra>"))
     fig.add_vline(x=0, line_dash="dot")
-    fig.update_layout(height=max(_MIN_HEIGHT, 60 + _HEIGHT_PER_ROW * len(labels)), xaxis_title="A - B",
-                      yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=40, b=40), legend=_LEGEND)
+    fig.update_layout(height=max(_MIN_HEIGHT, 80 + _HEIGHT_PER_ROW * len(labels)), xaxis_title="A - B",
+                      yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=labels),  # table order
+                      margin=dict(l=10, r=10, t=10, b=40), legend=_LEGEND)
     return fig
 
 
