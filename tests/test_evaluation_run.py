@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.audio import windows
-from core.errors import VocabularyError
+from core.errors import DataError, VocabularyError
 from core.evaluation import run
 from core.evaluation.published import published_numbers
 from core.evaluation.report import comparison_table, markdown_report, results_intervals, results_tables
@@ -215,6 +215,31 @@ def test_paired_comparisons_of_the_stated_claims(workspace, loader):
     assert set(common["models"]) == {"won-balanced-weighted", "won-random", "muslse-warp", "mwe"}
     assert set(common["tags"]) == set(result["models"]["mwe"]["details"]["tags"]) & set(BANDS)
     assert common["models"]["won-balanced-weighted"]["intervals"]["roc_auc_tag"][0] > 0.9
+
+
+def test_any_two_models_per_metric_and_per_tag(workspace, loader):
+    from core.evaluation.pairs import model_differences, tag_differences
+
+    ws, _, _ = workspace
+    evaluation = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    out = ws.evaluation_path
+    rows = {r["metric"]: r for r in model_differences(out, evaluation, "won-balanced-weighted", "won-random")}
+    assert {"by_category.genre.roc_auc_tag", "triplet_acc.all_dims.overall", "r_at_k.5", "p_at_3"} <= set(rows)
+    stated = {c["metric"]: c for c in evaluation["comparisons"] if c["a"] == "won-balanced-weighted"
+              and c["b"] == "won-random"}
+    assert rows["roc_auc_tag"] == stated["roc_auc_tag"] | {"claim": rows["roc_auc_tag"]["claim"]}
+    genre = rows["by_category.genre.roc_auc_tag"]
+    metrics = {n: evaluation["models"][n]["metrics"]["by_category"]["genre"]["roc_auc_tag"]
+               for n in ("won-balanced-weighted", "won-random")}
+    assert genre["difference"] == pytest.approx(metrics["won-balanced-weighted"] - metrics["won-random"])
+    per_tag = tag_differences(out, evaluation, "won-balanced-weighted", "won-random")
+    assert len(per_tag) == evaluation["models"]["won-random"]["details"]["n_tags"] - evaluation["models"][
+        "won-random"]["details"]["tags_skipped"]
+    assert all(r["a_value"] > 0.99 and r["interval"][0] <= r["interval"][1] for r in per_tag)
+    assert tag_differences(out, evaluation, "lee-disentangled", "won-random") == []  # no text side
+    run.units_path(out, "models", "won-random").unlink()
+    with pytest.raises(DataError, match="evaluate"):
+        model_differences(out, evaluation, "won-balanced-weighted", "won-random")
 
 
 def test_cached_models_are_not_reevaluated(workspace, loader):

@@ -8,6 +8,7 @@
 * :mod:`~core.evaluation.units` — the per-unit values behind each metric, cached as ``.npz``;
 * :mod:`~core.evaluation.bootstrap` — seeded, vectorised bootstrap intervals and paired differences;
 * :mod:`~core.evaluation.comparisons` — the stated claims and their paired differences;
+* :mod:`~core.evaluation.pairs` — any two evaluated models, metric by metric and tag by tag (cached units);
 * :mod:`~core.evaluation.run` — :func:`evaluate_workspace` -> ``evaluation.json`` (``evaluate`` command);
 * :mod:`~core.evaluation.report` — tables like the papers', with intervals; markdown;
 * :mod:`~core.evaluation.published` — the papers' published numbers (another dataset);

@@ -299,6 +299,8 @@ def _common_tags(arrays: dict[str, dict], resampler: Resampler) -> dict:
     if not tag_arrays:
         return {"tags": [], "models": {}}
     track_ids = [str(t) for t in next(iter(tag_arrays.values()))["track_ids"]]
+    # every model's rows must be the same test tracks (they are, under one catalog fingerprint and protocol)
+    tag_arrays = {name: a for name, a in tag_arrays.items() if [str(t) for t in a["track_ids"]] == track_ids}
     tags, results = common_tag_metrics(track_ids, tag_arrays)
     return {"tags": tags, "models": {name: {"metrics": r.metrics, "intervals": interval_tree(r.units, resampler)}
                                      for name, r in sorted(results.items())}}
