@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from .catalog import Catalog
+from .fileio import read_json
 from .workspace import Workspace
 
 #: (column title, dotted path into a model's metrics) shown on the home page.
@@ -48,10 +47,10 @@ def _dig(metrics: dict, dotted: str):
 
 
 def load_evaluation(ws: Workspace) -> dict | None:
-    """The workspace's evaluation JSON, or None if not computed yet."""
+    """The workspace's evaluation JSON, or None if not computed yet (an unreadable file raises DataError)."""
     if not ws.evaluation_path.exists():
         return None
-    return json.loads(ws.evaluation_path.read_text())
+    return read_json(ws.evaluation_path)
 
 
 def model_configs(ws: Workspace) -> dict[str, dict]:

@@ -14,6 +14,7 @@ an absolute path to a researcher's own audio folder)::
     projections/            cached UMAP projections (core.engine)
     listening/listening.db  listening-test database (core.listening)
     evaluation.json         output of ``python -m core evaluate``
+    evaluation_units/       per-query values behind its intervals and comparisons (core.evaluation)
     cache/                  scratch (music21 parse cache, numba cache, ...)
 """
 

@@ -146,3 +146,21 @@ def test_upload_a_clip_and_reweight(page, app_url, tiny_workspace, tmp_path):
     assert len(before) >= 5 and before != after
     assert page.locator("[data-testid='stException']").count() == 0 and not page.errors
     screenshot(page, "similar-upload")
+
+
+def test_results_draw_error_bars(page, app_url):
+    _open(page, app_url, "results")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # about twenty charts: slow on a busy machine
+    page.locator("path.xerror").first.wait_for(state="attached", timeout=120_000)
+    # this workspace's bars carry error bars (the 95% intervals); the published bars (another dataset) carry none
+    bars_with_errors = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer")).filter(
+        has=page.locator("path.xerror"))
+    theirs = page.locator(".js-plotly-plot").filter(has_text="another dataset")
+    assert bars_with_errors.count() >= 3 and theirs.count() >= 1
+    assert theirs.locator("path.xerror").count() == 0 and theirs.locator("path.yerror").count() == 0
+    # the paired comparisons: a forest plot with error bars, and the verdicts in a table
+    forest = page.locator(".js-plotly-plot").filter(has_text="A - B")
+    assert forest.locator("path.xerror").count() >= 1
+    page.get_by_text("not distinguishable").first.wait_for(state="attached", timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    screenshot(page, "results-error-bars")

@@ -107,6 +107,18 @@ def test_results_page_shows_tables(app):
     _no_errors(at)
     assert len(at.dataframe) >= 2
     assert any("different dataset" in c.value for c in at.caption)
+    # bar charts: this workspace's with error bars (the intervals), the published ones without
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    def error_bars(spec):
+        return [t for t in spec["data"] if "array" in t.get("error_x", {}) or "array" in t.get("error_y", {})]
+
+    ours = [s for s in specs if any(t["type"] == "bar" for t in error_bars(s))]
+    theirs = [s for s in specs if "another dataset" in json.dumps(s["layout"].get("title", {}))]
+    assert len(ours) >= 3 and theirs
+    assert not any(error_bars(s) for s in theirs)
+    # the paired comparisons, with a verdict per row
+    verdicts = [frame.value for frame in at.dataframe if "verdict" in frame.value.columns]
+    assert verdicts and set(verdicts[0]["verdict"]) <= {"A higher", "B higher", "not distinguishable"}
 
 
 def test_map_page_loads_cached_projection(app, tiny_workspace):

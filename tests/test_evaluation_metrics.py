@@ -9,8 +9,8 @@ import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 
 from core.errors import ParameterError
-from core.evaluation.metrics import (MacroScore, pr_auc_tag, precision_at_k, recall_at_k, roc_auc_clip, roc_auc_tag,
-                                     triplet_accuracy)
+from core.evaluation.metrics import (MacroScore, pr_auc_tag, precision_at_k, recall_at_k, recall_at_k_among,
+                                     recall_at_k_chance, roc_auc_clip, roc_auc_tag, triplet_accuracy, triplet_scores)
 
 
 def _data(seed, shape=(40, 15), ties=False, p=0.3):
@@ -147,7 +147,79 @@ def test_all_skipped_gives_nan_mean():
     (lambda: triplet_accuracy([1.0, 2.0], [1.0]), "equal length"),
     (lambda: triplet_accuracy([], []), "no triplets"),
     (lambda: triplet_accuracy([np.inf], [1.0]), "NaN or infinite"),
+    (lambda: recall_at_k_among(np.ones((2, 2)), np.ones((2, 2)), 1, np.ones((2, 3))), "candidates has shape"),
+    (lambda: recall_at_k_among(np.ones((2, 2)), np.ones((2, 2)), 1, np.full((2, 2), 2)), "boolean mask"),
+    (lambda: recall_at_k_chance([5], [6], 1), "n_relevant <= n_candidates"),
+    (lambda: recall_at_k_chance([5, 4], [1], 1), "shape"),
+    (lambda: recall_at_k_chance([5.5], [1], 1), "whole numbers"),
+    (lambda: recall_at_k_chance([5], [1], 0), "k must"),
 ])
 def test_validation_errors(call, message):
     with pytest.raises(ParameterError, match=message):
         call()
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 50])
+def test_recall_at_k_among_equals_recall_on_each_querys_candidates(k):
+    y, s = _data(12, shape=(25, 24), p=0.15)
+    candidates = np.random.default_rng(3).random(y.shape) < 0.7
+    candidates[4] = False  # a query with no candidate at all: skipped
+    result = recall_at_k_among(y, s, k, candidates)
+    for i in range(len(y)):
+        mask = candidates[i]
+        if not (y[i] & mask).any():
+            assert np.isnan(result.values[i])
+        else:  # excluded items are neither ranked nor counted
+            assert result.values[i] == _brute_recall(y[i, mask], s[i, mask], k)
+    # without exclusions it is recall_at_k
+    np.testing.assert_array_equal(recall_at_k_among(y, s, k, np.ones(y.shape, bool)).values,
+                                  recall_at_k(y, s, k).values)
+
+
+def test_recall_at_k_among_ignores_excluded_relevant_items():
+    truth = np.array([[1, 0, 0, 1]], bool)
+    score = np.array([[0.9, 0.8, 0.7, 0.1]])
+    # the best item is relevant but excluded (e.g. a clip of the query's own piece): only the last one counts
+    assert recall_at_k_among(truth, score, 1, [[0, 1, 1, 1]]).mean == 0.0
+    assert recall_at_k_among(truth, score, 3, [[0, 1, 1, 1]]).mean == 1.0
+    assert recall_at_k(truth, score, 1).mean == 1.0
+
+
+@pytest.mark.parametrize("n, r, k", [(7, 1, 1), (7, 2, 3), (9, 4, 2), (6, 6, 2), (5, 2, 5), (4, 1, 9), (8, 3, 4)])
+def test_recall_chance_equals_exact_enumeration(n, r, k):
+    # every k-subset of the n candidates is equally likely to be the top k of a random ranking
+    k_eff = min(k, n)
+    subsets = list(itertools.combinations(range(n), k_eff))
+    exact = np.mean([any(i < r for i in subset) for subset in subsets])
+    assert recall_at_k_chance(n, r, k)[0] == pytest.approx(exact, abs=1e-12)
+
+
+def test_recall_chance_matches_simulation_of_random_rankings():
+    rng = np.random.default_rng(0)
+    n_candidates = np.array([30, 30, 12, 60, 5, 40])
+    n_relevant = np.array([1, 6, 3, 0, 5, 10])
+    trials = 40_000
+    for k in (1, 5, 10):
+        chance = recall_at_k_chance(n_candidates, n_relevant, k)
+        assert np.isnan(chance[3])  # no relevant candidate: skipped, like the recall
+        for n, r, expected in zip(n_candidates, n_relevant, chance):
+            if r == 0:
+                continue
+            scores = rng.random((trials, n))  # a random ranking per trial; the first r items are relevant
+            kth_best = -np.partition(-scores, min(k, n) - 1, axis=1)[:, min(k, n) - 1]
+            simulated = (scores[:, :r] >= kth_best[:, None]).any(axis=1).mean()
+            se = np.sqrt(expected * (1 - expected) / trials)
+            assert abs(simulated - expected) <= 4 * se + 1e-12, (n, r, k)
+    # and the recall of one random ranking per query agrees with the formula on average
+    truth = np.zeros((4000, 20), bool)
+    truth[:, :3] = True
+    assert recall_at_k(truth, rng.random(truth.shape), 4).mean == pytest.approx(
+        recall_at_k_chance(20, 3, 4)[0], abs=4 * np.sqrt(0.25 / 4000))
+
+
+def test_triplet_scores_mean_is_triplet_accuracy():
+    rng = np.random.default_rng(1)
+    dp, dn = np.round(rng.random(300), 1), np.round(rng.random(300), 1)  # ties
+    scores = triplet_scores(dp, dn)
+    assert set(np.unique(scores)) <= {0.0, 0.5, 1.0}
+    assert scores.mean() == pytest.approx(triplet_accuracy(dp, dn))

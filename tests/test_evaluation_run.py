@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from core.audio import windows
-from core.errors import VocabularyError
+from core.errors import DataError, VocabularyError
 from core.evaluation import run
-from core.evaluation.report import markdown_report, published_numbers, results_tables
+from core.evaluation.published import published_numbers
+from core.evaluation.report import comparison_table, markdown_report, results_intervals, results_tables
 from core.evaluation.triplets import EXCERPT_FRAMES
+from core.evaluation.units import MetricSet, Units, metric_paths, node_value
 from core.features import FeatureStore
 from core.models.base import EmbeddingModel
 from core.workspace import Workspace
@@ -99,9 +101,9 @@ def workspace(tmp_path):
         store._write(store.path(tid), _mel(catalog, tid, rng))
     from core.tag_split import create_tag_split
     split = create_tag_split(ws, seed=0, unseen_fraction=0.34)
-    models = {"won-perfect": FakeModel(variant="acoustic-random"), "won-random": FakeModel(seed=1, variant="noise"),
-              "lee-dis": FakeLee(variant="disentangled"), "vq": FakeVQ(variant="baseline"),
-              "muslse": FakeMuslse(variant="warp"), "mwe": FakeMwe(vocab_tags=split.seen, variant="tag")}
+    models = {"won-balanced-weighted": FakeModel(variant="acoustic-balanced-weighted"), "won-random": FakeModel(seed=1, variant="noise"),
+              "lee-disentangled": FakeLee(variant="disentangled"), "mfcc-vq": FakeVQ(variant="baseline"),
+              "muslse-warp": FakeMuslse(variant="warp"), "mwe": FakeMwe(vocab_tags=split.seen, variant="tag")}
     for name, model in models.items():
         directory = ws.models_dir / name
         directory.mkdir(parents=True)
@@ -138,15 +140,31 @@ def test_evaluate_workspace_writes_required_keys(workspace, loader):
         assert set(acc["all_dims"]) == {"genre", "mood", "instrument", "tempo", "overall"}
         assert 0.0 <= acc["track"] <= 1.0
         assert set(entry["metrics"]["r_at_k"]) == {"1", "5", "10"}
+        assert set(entry["metrics"]["r_at_k_relevance"]) == set(entry["metrics"]["r_at_k_chance"]) == {
+            "genre", "instrument_family", "tag_jaccard"}
+        assert entry["metrics"]["r_at_k"] == entry["metrics"]["r_at_k_relevance"]["tag_jaccard"]
         assert entry["details"]["n_test_tracks"] == 16
+        # every metric has an interval at the same path, [low, high]
+        for path in metric_paths(entry["metrics"]):
+            value, interval = _at(entry["metrics"], path), _at(entry["intervals"], path)
+            if value is None:
+                assert interval is None, (name, path)
+            else:
+                assert len(interval) == 2 and interval[0] <= interval[1], (name, path)
+        # the cached units reproduce every metric (the bootstrap resamples exactly what was reported)
+        units, _ = run.cached_units(ws.evaluation_path, on_disk, "models", name)
+        assert set(units) == set(metric_paths(entry["metrics"]))
+        for path in units:
+            assert node_value(units, path) == pytest.approx(_at(entry["metrics"], path), abs=1e-12), (name, path)
+    assert on_disk["protocol"]["version"] == 2 and on_disk["protocol"]["bootstrap"]["resamples"] == 2000
     tag_keys = {"roc_auc_tag", "pr_auc_tag", "roc_auc_clip", "p_at_10", "p_at_3", "p_at_6", "p_at_9", "p_at_12",
                 "p_at_15", "by_category"}
-    for name in ("won-perfect", "won-random", "muslse", "mwe"):
+    for name in ("won-balanced-weighted", "won-random", "muslse-warp", "mwe"):
         assert tag_keys <= set(on_disk["models"][name]["metrics"])
-    for name in ("lee-dis", "vq"):
+    for name in ("lee-disentangled", "mfcc-vq"):
         assert "roc_auc_tag" not in on_disk["models"][name]["metrics"]
 
-    perfect = on_disk["models"]["won-perfect"]["metrics"]
+    perfect = on_disk["models"]["won-balanced-weighted"]["metrics"]
     assert perfect["roc_auc_tag"] > 0.99 and perfect["pr_auc_tag"] > 0.99 and perfect["roc_auc_clip"] > 0.99
     assert set(perfect["by_category"]) == {"genre", "mood", "instrument"}
     assert perfect["by_category"]["genre"]["roc_auc_tag"] > 0.99
@@ -154,7 +172,7 @@ def test_evaluate_workspace_writes_required_keys(workspace, loader):
     noise = on_disk["models"]["won-random"]["metrics"]
     assert noise["roc_auc_tag"] < 0.8 < perfect["roc_auc_tag"]
 
-    lee = on_disk["models"]["lee-dis"]["metrics"]["triplet_acc"]
+    lee = on_disk["models"]["lee-disentangled"]["metrics"]["triplet_acc"]
     for dim in ("genre", "mood", "instrument"):
         assert lee["sub_dims"][dim] > 0.95 and lee["sub_dims"][dim] >= lee["all_dims"][dim]
     assert lee["sub_dims"]["overall"] == pytest.approx(np.mean([lee["sub_dims"][d] for d in
@@ -168,6 +186,62 @@ def test_evaluate_workspace_writes_required_keys(workspace, loader):
     assert "zeroshot_roc_auc_tag" not in perfect  # trained on every tag: nothing is unseen for it
 
 
+def _at(tree, path):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def test_paired_comparisons_of_the_stated_claims(workspace, loader):
+    ws, _, _ = workspace
+    result = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    by_key = {(c["a"], c["b"], c["metric"], c["metric_b"]): c for c in result["comparisons"]}
+    good = by_key[("won-balanced-weighted", "won-random", "roc_auc_tag", "roc_auc_tag")]
+    assert good["difference"] > 0.2 and good["distinguishable"] and good["interval"][0] > 0
+    assert good["difference"] == pytest.approx(result["models"]["won-balanced-weighted"]["metrics"]["roc_auc_tag"]
+                                               - result["models"]["won-random"]["metrics"]["roc_auc_tag"])
+    sub_vs_all = by_key[("lee-disentangled", "lee-disentangled", "triplet_acc.sub_dims.genre",
+                         "triplet_acc.all_dims.genre")]
+    lee = result["models"]["lee-disentangled"]["metrics"]["triplet_acc"]
+    assert sub_vs_all["difference"] == pytest.approx(lee["sub_dims"]["genre"] - lee["all_dims"]["genre"])
+    assert ("lee-disentangled", "mfcc-vq", "triplet_acc.sub_dims.overall", "triplet_acc.all_dims.overall") in by_key
+    # claims whose models are absent are skipped (no muslse-auc, lee-category, lee-specialised)
+    assert not {"muslse-auc", "lee-category", "lee-specialised"} & {c["b"] for c in result["comparisons"]}
+    for c in result["comparisons"]:
+        low, high = c["interval"]
+        assert c["distinguishable"] == (low > 0 or high < 0)
+    # the common tag set: every tag model on the tags they all are scored on
+    common = result["common_tags"]
+    assert set(common["models"]) == {"won-balanced-weighted", "won-random", "muslse-warp", "mwe"}
+    assert set(common["tags"]) == set(result["models"]["mwe"]["details"]["tags"]) & set(BANDS)
+    assert common["models"]["won-balanced-weighted"]["intervals"]["roc_auc_tag"][0] > 0.9
+
+
+def test_any_two_models_per_metric_and_per_tag(workspace, loader):
+    from core.evaluation.pairs import model_differences, tag_differences
+
+    ws, _, _ = workspace
+    evaluation = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    out = ws.evaluation_path
+    rows = {r["metric"]: r for r in model_differences(out, evaluation, "won-balanced-weighted", "won-random")}
+    assert {"by_category.genre.roc_auc_tag", "triplet_acc.all_dims.overall", "r_at_k.5", "p_at_3"} <= set(rows)
+    stated = {c["metric"]: c for c in evaluation["comparisons"] if c["a"] == "won-balanced-weighted"
+              and c["b"] == "won-random"}
+    assert rows["roc_auc_tag"] == stated["roc_auc_tag"] | {"claim": rows["roc_auc_tag"]["claim"]}
+    genre = rows["by_category.genre.roc_auc_tag"]
+    metrics = {n: evaluation["models"][n]["metrics"]["by_category"]["genre"]["roc_auc_tag"]
+               for n in ("won-balanced-weighted", "won-random")}
+    assert genre["difference"] == pytest.approx(metrics["won-balanced-weighted"] - metrics["won-random"])
+    per_tag = tag_differences(out, evaluation, "won-balanced-weighted", "won-random")
+    assert len(per_tag) == evaluation["models"]["won-random"]["details"]["n_tags"] - evaluation["models"][
+        "won-random"]["details"]["tags_skipped"]
+    assert all(r["a_value"] > 0.99 and r["interval"][0] <= r["interval"][1] for r in per_tag)
+    assert tag_differences(out, evaluation, "lee-disentangled", "won-random") == []  # no text side
+    run.units_path(out, "models", "won-random").unlink()
+    with pytest.raises(DataError, match="evaluate"):
+        model_differences(out, evaluation, "won-balanced-weighted", "won-random")
+
+
 def test_cached_models_are_not_reevaluated(workspace, loader):
     ws, models, _ = workspace
     first = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
@@ -175,15 +249,20 @@ def test_cached_models_are_not_reevaluated(workspace, loader):
     loader.clear()
     again = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
     assert loader == [] and again["models"] == first["models"]
-    (ws.models_dir / "vq" / "model.pt").write_bytes(b"retrained")
+    assert again["comparisons"] == first["comparisons"] and again["common_tags"] == first["common_tags"]
+    run.units_path(ws.evaluation_path, "models", "won-random").unlink()  # units gone: evaluated again
     run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
-    assert loader == ["vq"]
+    assert loader == ["won-random"]
+    loader.clear()
+    (ws.models_dir / "mfcc-vq" / "model.pt").write_bytes(b"retrained")
+    run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    assert loader == ["mfcc-vq"]
     loader.clear()
     run.evaluate_workspace(ws, n_triplets=N_TRIPLETS + 1, words=False)  # another protocol: everything again
     assert sorted(loader) == sorted(models)
     loader.clear()
-    subset = run.evaluate_workspace(ws, models=["lee-dis"], n_triplets=N_TRIPLETS, force=True, words=False)
-    assert loader == ["lee-dis"] and list(subset["models"]) == ["lee-dis"]
+    subset = run.evaluate_workspace(ws, models=["lee-disentangled"], n_triplets=N_TRIPLETS, force=True, words=False)
+    assert loader == ["lee-disentangled"] and list(subset["models"]) == ["lee-disentangled"]
 
 
 def test_unknown_model_is_a_clear_error(workspace, loader):
@@ -197,11 +276,11 @@ def test_cli_writes_json_and_markdown(workspace, loader, tmp_path, capsys):
 
     ws, _, _ = workspace
     out = tmp_path / "out.json"
-    code = main(["evaluate", "--workspace", str(ws.root), "--json", str(out), "--models", "lee-dis", "vq",
+    code = main(["evaluate", "--workspace", str(ws.root), "--json", str(out), "--models", "lee-disentangled", "mfcc-vq",
                  "--triplets", "500", "--no-words", "--markdown"])
     assert code == 0
     data = json.loads(out.read_text())
-    assert set(data["models"]) == {"lee-dis", "vq"} and data["protocol"]["n_triplets"] == 500
+    assert set(data["models"]) == {"lee-disentangled", "mfcc-vq"} and data["protocol"]["n_triplets"] == 500
     text = capsys.readouterr().out
     assert "Lee et al. Table 1" in text and "published, different dataset (MSD)" in text
     assert not ws.evaluation_path.exists()
@@ -210,16 +289,41 @@ def test_cli_writes_json_and_markdown(workspace, loader, tmp_path, capsys):
 def test_report_tables_shapes(workspace, loader):
     ws, _, _ = workspace
     tables = results_tables(run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False))
-    assert list(tables["query_by_tag"].columns) == ["model", "family", "variant", "PR-AUC", "P@10",
+    assert list(tables["query_by_tag"].columns) == ["model", "family", "variant", "tags", "PR-AUC", "P@10",
                                                     "ROC-AUC (tag)", "ROC-AUC (clip)"]
     assert len(tables["query_by_tag"]) == 4
     triplets = tables["triplets"]
     assert list(triplets.columns) == ["space", "model", "variant", "Genre", "Mood", "Instruments", "Tempo", "Overall"]
     assert (triplets["space"] == "all dimensions").sum() == 6 and (triplets["space"] == "sub-dimensions").sum() == 1
-    assert tables["tag_prediction"].shape == (4, 8) and tables["query_by_track"].shape == (6, 6)
+    assert tables["tag_prediction"].shape == (4, 8) and tables["query_by_track"].shape == (6, 10)
+    assert list(tables["query_by_track"].columns[3:]) == ["R@1", "R@1 chance", "R@5", "R@5 chance", "R@10",
+                                                          "R@10 chance", "queries"]
+    assert tables["query_by_track_relevance"].shape == (18, 9)
+    assert tables["common_tags"].shape == (4, 9) and tables["tag_sets"].shape == (4, 4)
     assert list(tables["zero_shot"]["model"]) == ["mwe"]
     assert "word_embeddings" not in tables  # no rows, left out
     assert tables["by_category"].shape == (4, 7)
+
+
+def test_intervals_tables_and_markdown(workspace, loader):
+    ws, _, _ = workspace
+    evaluation = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    tables, intervals = results_tables(evaluation), results_intervals(evaluation)
+    assert list(tables) == list(intervals)
+    for key in tables:
+        assert tables[key].shape == intervals[key].shape and list(tables[key].columns) == list(intervals[key].columns)
+    row = tables["query_by_tag"].set_index("model").loc["won-balanced-weighted"]
+    cell = intervals["query_by_tag"].set_index("model").loc["won-balanced-weighted", "ROC-AUC (tag)"]
+    assert cell == evaluation["models"]["won-balanced-weighted"]["intervals"]["roc_auc_tag"]
+    assert intervals["query_by_track"]["R@5 chance"].isna().all()  # chance levels are shown without interval
+    text = markdown_report(evaluation, published=False)
+    roc = evaluation["models"]["won-balanced-weighted"]["intervals"]["roc_auc_tag"]
+    assert f"{row['ROC-AUC (tag)']:.3f} [{roc[0]:.3f}, {roc[1]:.3f}]" in text
+    assert "## Paired comparisons" in text and "| A higher |" in text
+    assert "R@5 chance" in text
+    table = comparison_table(evaluation)
+    assert set(table["verdict"]) <= {"A higher", "B higher", "not distinguishable"}
+    assert len(table) == len(evaluation["comparisons"])
 
 
 def test_published_numbers_and_markdown():
@@ -246,22 +350,28 @@ def test_word_embeddings_are_evaluated_and_cached(workspace, loader, monkeypatch
 
     def fake(ws_, name):
         calls.append(name)
-        return {"domain": "musical", "label": "toy", "metrics": {"ndcg30_tag_rank": 0.5, "parts": {"ctn": 0.25}}}
+        tags = ["a", "b", "c"]
+        return {"domain": "musical", "label": "toy"}, MetricSet(
+            metrics={"ndcg30_tag_rank": 0.5, "parts": {"ctn": 0.25}},
+            units={("ndcg30_tag_rank",): Units.mean("tag", tags, [0.25, 0.75, np.nan]),
+                   ("parts", "ctn"): Units.mean("tag", tags, [0.25, np.nan, np.nan])})
 
-    monkeypatch.setattr(words_evaluate, "evaluate_word_embedding", fake)
-    first = run.evaluate_workspace(ws, models=["vq"], n_triplets=N_TRIPLETS)
+    monkeypatch.setattr(words_evaluate, "word_embedding_evaluation", fake)
+    first = run.evaluate_workspace(ws, models=["mfcc-vq"], n_triplets=N_TRIPLETS)
     assert first["word_embeddings"]["toy"]["domain"] == "musical"
     assert first["word_embeddings"]["toy"]["metrics"]["ndcg30_tag_rank"] == 0.5
-    run.evaluate_workspace(ws, models=["vq"], n_triplets=N_TRIPLETS)
+    low, high = first["word_embeddings"]["toy"]["intervals"]["ndcg30_tag_rank"]
+    assert 0.25 <= low <= high <= 0.75
+    run.evaluate_workspace(ws, models=["mfcc-vq"], n_triplets=N_TRIPLETS)
     assert calls == ["toy"]  # unchanged files: cached
     (ws.words_dir / "toy.kv").write_bytes(b"other vectors")
-    table = results_tables(run.evaluate_workspace(ws, models=["vq"], n_triplets=N_TRIPLETS))["word_embeddings"]
+    table = results_tables(run.evaluate_workspace(ws, models=["mfcc-vq"], n_triplets=N_TRIPLETS))["word_embeddings"]
     assert calls == ["toy", "toy"]
     assert list(table.columns) == ["word embedding", "domain", "ndcg30_tag_rank", "parts.ctn"]
 
 
 def test_tags_a_model_cannot_encode_are_dropped_and_named(workspace):
-    from core.evaluation.tagging import evaluate_tagging
+    from core.evaluation.query_by_tag import evaluate_tagging
 
     ws, _, _ = workspace
 
@@ -273,7 +383,8 @@ def test_tags_a_model_cannot_encode_are_dropped_and_named(workspace):
 
     ids = ws.catalog.split_ids("test")
     vectors = np.stack([Partial().encode_track(FeatureStore(ws).mel(t)) for t in ids])
-    metrics, details = evaluate_tagging(Partial(), ws.catalog, ids, vectors)
+    result = evaluate_tagging(Partial(), ws.catalog, ids, vectors)
+    metrics, details = result.metrics, result.details
     assert details["tags_not_encoded"] == ["waltz"] and details["n_tags"] == len(BANDS) - 1
     assert metrics["roc_auc_tag"] > 0.99
 

@@ -14,7 +14,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="evaluate models and word embeddings on the test split (writes evaluation.json)",
         description="Tag metrics (ROC-AUC, PR-AUC, P@k), triplet accuracy per dimension and track triplets, "
-                    "query-by-track recall, and word-embedding metrics, on the workspace's test split.")
+                    "query-by-track recall with chance levels, and word-embedding metrics, on the workspace's test "
+                    "split; every metric with a 95% bootstrap interval, and the paired comparisons the README "
+                    "states. Per-query values are cached beside the output (<out>_units/).")
     add_workspace_arg(parser)
     parser.add_argument("--json", metavar="OUT", default=None,
                         help="output file (default: WORKSPACE/evaluation.json); also read as the cache")
@@ -22,9 +24,11 @@ def register(subparsers) -> None:
     parser.add_argument("--no-words", action="store_true", help="skip the word embeddings")
     parser.add_argument("--triplets", type=int, default=None, metavar="N",
                         help="triplets per held-out set (default 40000, as Lee et al.)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the triplet sampling (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the triplet sampling and of the bootstrap resamples (default 0)")
     parser.add_argument("--force", action="store_true", help="re-evaluate even unchanged models")
-    parser.add_argument("--markdown", action="store_true", help="print the results as markdown tables")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the results as markdown tables (values with intervals, comparisons with verdicts)")
     parser.set_defaults(func=_run)
 
 

@@ -273,8 +273,8 @@ def recall_at_k(y_true, y_score, k: int) -> MacroScore:
     ----------
     y_true : array_like of bool, shape (n_queries, n_candidates)
         Relevance. Tagspace's query-by-track calls a candidate relevant when it
-        shares the query's artist or at least one tag (see
-        :func:`core.evaluation.tagging.query_by_track_relevance`).
+        is relevant to the query (see :mod:`core.evaluation.query_by_track`
+        for Tagspace's query-by-track rules, which use :func:`recall_at_k_among`).
     y_score : array_like, shape (n_queries, n_candidates)
         Similarity of each candidate to the query.
     k : int >= 1
@@ -288,12 +288,112 @@ def recall_at_k(y_true, y_score, k: int) -> MacroScore:
     k = min(_validate_k(k), y_true.shape[1])
     values = np.full(y_true.shape[0], np.nan)
     for i in np.flatnonzero(y_true.any(axis=1)):
-        hits, slots, n_tied, pos_tied = _expected_hits_in_top_k(y_true[i], y_score[i], k)
-        if hits > 0:
-            values[i] = 1.0
-        else:  # probability that `slots` draws from the ties include a relevant one
-            values[i] = 1.0 - hypergeom.pmf(0, n_tied, pos_tied, slots)
+        values[i] = _recall_row(y_true[i], y_score[i], k)
     return _macro(values)
+
+
+def _recall_row(truth: np.ndarray, score: np.ndarray, k: int) -> float:
+    """1 if a relevant item is among the k best, else the chance that the tied items at the cut-off give one."""
+    hits, slots, n_tied, pos_tied = _expected_hits_in_top_k(truth, score, k)
+    if hits > 0:
+        return 1.0
+    return float(1.0 - hypergeom.pmf(0, n_tied, pos_tied, slots))  # `slots` draws from the ties
+
+
+def validate_candidates(candidates, shape: tuple[int, int]) -> np.ndarray:
+    """Check a boolean ``(n_queries, n_items)`` candidate mask of the given shape; return it as bool.
+
+    Raises
+    ------
+    ParameterError
+        If the shape differs or the mask is not boolean (0/1).
+    """
+    candidates = np.asarray(candidates)
+    if candidates.shape != tuple(shape):
+        raise ParameterError(f"candidates has shape {candidates.shape} but the scores have shape {tuple(shape)}")
+    if candidates.dtype != bool:
+        if candidates.size and not np.isin(candidates, (0, 1)).all():
+            raise ParameterError("candidates must be a boolean mask (0/1 or bool)")
+        candidates = candidates.astype(bool)
+    return candidates
+
+
+def recall_at_k_among(y_true, y_score, k: int, candidates) -> MacroScore:
+    """Recall at k where each query ranks only its own candidates (:func:`recall_at_k` per row).
+
+    For query-by-track evaluation the candidates of a query are the other test
+    tracks minus those cut from the query's own source piece: such clips are
+    neither ranked nor counted. A query scores 1 if at least one of the k
+    best-scored of *its candidates* is relevant (ties at the cut-off count by
+    their probability, as in :func:`recall_at_k`); k is clipped to its number of
+    candidates; a query with no relevant candidate is skipped.
+
+    Parameters
+    ----------
+    y_true : array_like of bool, shape (n_queries, n_items)
+        Relevance (entries outside ``candidates`` are ignored).
+    y_score : array_like, shape (n_queries, n_items)
+        Similarity of each item to the query.
+    k : int >= 1
+    candidates : array_like of bool, shape (n_queries, n_items)
+        Items each query ranks.
+
+    Returns
+    -------
+    MacroScore
+        ``values`` has one entry per query.
+    """
+    y_true, y_score = validate(y_true, y_score)
+    k = _validate_k(k)
+    candidates = validate_candidates(candidates, y_true.shape)
+    relevant = y_true & candidates
+    values = np.full(y_true.shape[0], np.nan)
+    for i in np.flatnonzero(relevant.any(axis=1)):
+        mask = candidates[i]
+        values[i] = _recall_row(relevant[i, mask], y_score[i, mask], min(k, int(mask.sum())))
+    return _macro(values)
+
+
+def recall_at_k_chance(n_candidates, n_relevant, k: int) -> np.ndarray:
+    """Expected recall at k of a uniformly random ranking, per query.
+
+    The k items a random ranking puts first are k draws without replacement
+    from the ``n_candidates`` items, so the number of relevant ones among them is
+    hypergeometric and ``P(at least one) = 1 - C(n - r, k) / C(n, k)``. k is
+    clipped to ``n_candidates`` (as :func:`recall_at_k` does).
+
+    Parameters
+    ----------
+    n_candidates : array_like of int >= 0
+        Items each query ranks.
+    n_relevant : array_like of int, 0 <= n_relevant <= n_candidates
+        Relevant items among them.
+    k : int >= 1
+
+    Returns
+    -------
+    np.ndarray of float
+        One value per query; NaN where the query has no relevant candidate
+        (such queries are skipped by the recall metrics too).
+
+    Examples
+    --------
+    >>> float(recall_at_k_chance(10, 1, 5)[0])
+    0.5
+    """
+    k = _validate_k(k)
+    n = np.atleast_1d(np.asarray(n_candidates))
+    r = np.atleast_1d(np.asarray(n_relevant))
+    if n.shape != r.shape:
+        raise ParameterError(f"n_candidates has shape {n.shape} but n_relevant has shape {r.shape}")
+    for name, x in (("n_candidates", n), ("n_relevant", r)):
+        if not (np.issubdtype(x.dtype, np.integer) or (np.isfinite(x).all() and (x == np.round(x)).all())):
+            raise ParameterError(f"{name} must hold whole numbers")
+    n, r = n.astype(np.int64), r.astype(np.int64)
+    if (r < 0).any() or (r > n).any():
+        raise ParameterError("every query needs 0 <= n_relevant <= n_candidates")
+    values = 1.0 - hypergeom.pmf(0, n, r, np.minimum(k, n))
+    return np.where(r > 0, values, np.nan)
 
 
 # ------------------------------------------------------------------ triplets
@@ -334,3 +434,22 @@ def triplet_accuracy(d_positive, d_negative) -> float:
     """
     d_positive, d_negative = validate_triplets(d_positive, d_negative)
     return float(np.mean((d_positive < d_negative) + 0.5 * (d_positive == d_negative)))
+
+
+def triplet_scores(d_positive, d_negative) -> np.ndarray:
+    """Score of each triplet: 1 if the positive is closer to the anchor, 1/2 on an exact tie, else 0.
+
+    :func:`triplet_accuracy` is their mean; evaluation keeps them per triplet to
+    resample triplets by anchor track.
+
+    Parameters
+    ----------
+    d_positive, d_negative : array_like, shape (n_triplets,)
+        Distances (smaller = more similar).
+
+    Returns
+    -------
+    np.ndarray of float64, shape (n_triplets,)
+    """
+    d_positive, d_negative = validate_triplets(d_positive, d_negative)
+    return (d_positive < d_negative) + 0.5 * (d_positive == d_negative)

@@ -2,87 +2,114 @@
 
 Output (see ``docs/architecture.md``, Evaluation)::
 
-    {"models": {name: {"family", "variant", "metrics", "details", "checkpoint"}},
-     "word_embeddings": {name: {"domain", "metrics", "files"}},
+    {"models": {name: {"family", "variant", "metrics", "intervals", "details", "checkpoint"}},
+     "word_embeddings": {name: {"domain", "metrics", "intervals", "files"}},
+     "comparisons": [{"claim", "kind", "a", "b", "metric", "metric_b", "a_value", "b_value",
+                      "difference", "interval", "distinguishable", "n_units"}],
+     "common_tags": {"tags": [...], "models": {name: {"metrics", "intervals"}}},
      "split": "test", "created": ISO time, "workspace_fingerprint": catalog fingerprint,
      "protocol": {...}, "errors": {name: message}}
 
 ``metrics`` holds ``triplet_acc`` (``all_dims``, ``sub_dims`` for disentangled
-models, ``track``) and ``r_at_k`` for every model, plus the tag metrics of
-:mod:`core.evaluation.tagging` for models with a text side. ``details`` has the
-counts behind them (test tracks, tags, skipped tags and clips, triplets).
+models, ``track``) and the query-by-track recall (:mod:`~core.evaluation.query_by_track`)
+for every model, plus the tag metrics of :mod:`~core.evaluation.query_by_tag` for
+models with a text side. ``intervals`` mirrors ``metrics``: ``[low, high]``, the
+95% bootstrap interval of each metric (:mod:`~core.evaluation.bootstrap`), None
+where the metric is undefined. ``details`` has the counts behind them (test
+tracks, tags scored and left out, skipped tags and clips, triplets).
+``comparisons`` are the paired differences of the claims the README and the
+Results page state (:mod:`~core.evaluation.comparisons`); ``common_tags`` scores
+every tag model on the tags all of them are scored on.
 
-Results are cached in the output file itself: a model whose checkpoint files
-(hash in ``checkpoint``) and a word embedding whose files are unchanged, under
-the same catalog fingerprint and protocol, are not evaluated again.
+Results are cached: a model whose checkpoint files (hash in ``checkpoint``) and
+a word embedding whose files are unchanged, under the same catalog fingerprint
+and protocol, are not evaluated again. The per-unit values behind the intervals
+and comparisons are cached beside the output (:func:`units_path`: ``.npz``,
+never pickled), keyed by the same hash, so comparisons involving unchanged
+models need no re-evaluation.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib
-import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import TagspaceError, VocabularyError
+import numpy as np
+
+from ..errors import DataError, ParameterError, TagspaceError, VocabularyError
+from ..features import FeatureStore
+from ..fileio import directory_hash, file_hash, read_json, write_json
+from ..models.checkpoint import load_model
+from ..paths import confined_path
 from ..progress import Progress, silent
+from ..tag_split import load_tag_split
+from ..words import load_word_vectors
+from ..words import evaluate as word_evaluation
 from ..workspace import Workspace
+from .bootstrap import CONFIDENCE, METHOD, N_RESAMPLES, Resampler, interval_tree
+from .comparisons import compare, stated_claims
+from .query_by_tag import common_tag_metrics, evaluate_tagging
+from .query_by_track import HEADLINE_RELEVANCE, JACCARD_THRESHOLD, query_by_track_metrics
 from .similarity import excerpt_embeddings, track_embeddings, triplet_metrics
-from .tagging import evaluate_tagging, query_by_track_metrics
 from .triplets import EXCERPT_FRAMES, N_TRIPLETS, TEMPO_TOLERANCE_BPM, evaluation_triplets
+from .units import MetricSet, load_units, save_units
 
 SPLIT = "test"
 #: Bump when a metric's definition changes: every cached result is then recomputed.
-PROTOCOL_VERSION = 1
-
-
-def file_hash(paths: list[Path]) -> str:
-    """SHA-256 (16 hex digits) over the names and contents of files."""
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        h.update(path.name.encode())
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
+#: 2: R@K per relevance rule without same-piece clips, chance levels, bootstrap intervals.
+PROTOCOL_VERSION = 2
+#: Kinds of evaluated things (top-level keys of ``evaluation.json`` and folders of the unit cache).
+ENTRY_KINDS = ("models", "word_embeddings")
 
 
 def checkpoint_hash(ws: Workspace, name: str) -> str:
     """Hash of a model directory's files (``model.pt``, ``config.json``, ``vocab.json``, ...)."""
-    return file_hash([p for p in (ws.models_dir / name).iterdir() if p.is_file()])
+    return directory_hash(ws.models_dir / name)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON through a temporary file in the same directory, then rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def units_path(out: str | Path, kind: str, name: str) -> Path:
+    """Where the per-unit values of a model or word embedding evaluated into ``out`` are cached.
+
+    ``<out stem>_units/<kind>/<name>.npz`` beside the output file (for the default
+    output, ``W/evaluation_units/models/<name>.npz``).
+    """
+    return confined_path(_units_folder(out, kind), f"{name}.npz")
+
+
+def _units_folder(out: str | Path, kind: str) -> Path:
+    if kind not in ENTRY_KINDS:
+        raise ParameterError(f"kind must be one of {ENTRY_KINDS}, got {kind!r}")
+    out = Path(out)
+    return out.parent / f"{out.stem}_units" / kind
+
+
+def units_key(evaluation: dict, digest: str) -> dict:
+    """What cached units must have been computed under: protocol, catalog fingerprint, files hash."""
+    return {"protocol": evaluation.get("protocol"), "workspace_fingerprint": evaluation.get("workspace_fingerprint"),
+            "files": digest}
+
+
+def cached_units(out: str | Path, evaluation: dict, kind: str, name: str) -> tuple[dict, dict] | None:
+    """The cached ``(units, arrays)`` of an entry of an evaluation written to ``out``; None if absent or stale.
+
+    ``units`` maps metric paths (tuples) to :class:`~core.evaluation.units.Units`;
+    for tag models ``arrays`` holds ``tags``, ``tag_scores`` and ``tag_truth``
+    (see :func:`core.evaluation.comparisons.per_tag_differences`).
+    """
+    entry = evaluation.get(kind, {}).get(name)
+    if entry is None:
+        return None
+    digest = entry.get("checkpoint") if kind == "models" else entry.get("files")
+    return load_units(units_path(out, kind, name), units_key(evaluation, digest))
 
 
 def _read_previous(path: Path) -> dict:
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError):
+        previous = read_json(path)
+    except DataError:
         return {}
-
-
-def _optional(module: str, attr: str):
-    """A function from a module another part of Tagspace provides; None if it is not installed."""
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return None
+    return previous if isinstance(previous, dict) else {}
 
 
 class EvaluationSet:
@@ -92,8 +119,6 @@ class EvaluationSet:
     """
 
     def __init__(self, ws: Workspace, n_triplets: int, seed: int, progress: Progress):
-        from ..features import FeatureStore
-
         self.store = FeatureStore(ws)
         self.catalog = ws.catalog
         ids = sorted(self.catalog.split_ids(SPLIT))
@@ -127,45 +152,58 @@ def _word_embedding_name(ws: Workspace, name: str, model) -> str | None:
 
 
 def _load_model(ws: Workspace, name: str):
-    from ..models.checkpoint import load_model
-
     return load_model(ws, name)
 
 
-def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Progress = silent) -> dict:
-    """Evaluate one trained model on the test set (no caching); the entry for ``models[name]``."""
+def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Progress = silent) -> tuple[dict, MetricSet]:
+    """Evaluate one trained model on the test set (no caching, no intervals).
+
+    Returns
+    -------
+    entry : dict
+        ``family``, ``variant``, ``metrics`` and ``details`` of ``models[name]``.
+    result : MetricSet
+        The same metrics with their units and cached arrays.
+    """
     model = _load_model(ws, name)
     mels = test.store.mel
     vectors = track_embeddings(model, mels, test.track_ids, progress, desc=f"{name}: tracks")
     by_id = dict(zip(test.track_ids, vectors))
     excerpts = excerpt_embeddings(model, mels, test.excerpts, EXCERPT_FRAMES, progress)
-    metrics = {"triplet_acc": triplet_metrics(model, by_id, test.triplets, excerpts),
-               "r_at_k": query_by_track_metrics(model, test.catalog, test.track_ids, vectors)}
-    details = test.details()
+    result = MetricSet(details=test.details(), arrays={"track_ids": np.asarray(test.track_ids, dtype=str)})
+    result.add(triplet_metrics(model, by_id, test.triplets, excerpts), ("triplet_acc",))
+    result.add(query_by_track_metrics(model, test.catalog, test.track_ids, vectors))
     if model.has_text:
         word_name = _word_embedding_name(ws, name, model)
-        words = None
-        if word_name:
-            from ..words import load_word_vectors
-            words = load_word_vectors(ws, word_name)
+        words = load_word_vectors(ws, word_name) if word_name else None
         unseen, note = _unseen_tags(ws)
-        tag_metrics, tag_details = evaluate_tagging(model, test.catalog, test.track_ids, vectors, words, unseen)
-        metrics.update(tag_metrics)
-        details.update(tag_details)
+        result.add(evaluate_tagging(model, test.catalog, test.track_ids, vectors, words, unseen))
         if note:
-            details["zeroshot_skipped"] = note
-    return {"family": model.family, "variant": model.variant, "metrics": metrics, "details": details}
+            result.details["zeroshot_skipped"] = note
+    entry = {"family": model.family, "variant": model.variant, "metrics": result.metrics, "details": result.details}
+    return entry, result
 
 
 def _unseen_tags(ws: Workspace) -> tuple[list[str] | None, str | None]:
     """The workspace's unseen tags (None without a split) and why zero-shot metrics are skipped, if they are."""
-    load_tag_split = _optional("core.tag_split", "load_tag_split")
-    if load_tag_split is None or not (ws.catalog_dir / "tag_splits.json").exists():
+    if not (ws.catalog_dir / "tag_splits.json").exists():
         return None, None
     try:
         return load_tag_split(ws).unseen, None
     except TagspaceError as err:  # a stale split must not hide the other tag metrics
         return None, str(err)
+
+
+def protocol_of(n_triplets: int = N_TRIPLETS, seed: int = 0) -> dict:
+    """The ``protocol`` object: what every cached result must share to be reused."""
+    return {"version": PROTOCOL_VERSION, "split": SPLIT, "n_triplets": int(n_triplets), "seed": int(seed),
+            "excerpt_frames": EXCERPT_FRAMES, "tempo_tolerance_bpm": TEMPO_TOLERANCE_BPM,
+            "query_by_track": {"relevance": HEADLINE_RELEVANCE, "jaccard_threshold": JACCARD_THRESHOLD,
+                               "same_piece": "excluded"},
+            "bootstrap": {"resamples": N_RESAMPLES, "confidence": CONFIDENCE, "method": METHOD, "seed": int(seed),
+                          "units": {"per-song, query-by-track and triplet metrics": "test tracks (triplets by "
+                                    "anchor track)", "per-tag metrics": "tags",
+                                    "word embeddings": "query tags; train tracks"}}}
 
 
 def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bool = True,
@@ -178,17 +216,18 @@ def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bo
     ws : Workspace
     models : list of str, optional
         Models to evaluate (default: all). A model whose cached entry is still
-        valid (same checkpoint files, catalog fingerprint and protocol) is not
-        evaluated again unless ``force``; other models keep valid cached entries.
+        valid (same checkpoint files, catalog fingerprint and protocol, and its
+        cached units present) is not evaluated again unless ``force``; other
+        models keep valid cached entries.
     words : bool
-        Also evaluate the word embeddings (with
-        ``core.words.evaluate.evaluate_word_embedding`` when available).
+        Also evaluate the word embeddings.
     out : path, optional
-        Output file (default ``ws.evaluation_path``); also the cache read.
+        Output file (default ``ws.evaluation_path``); also the cache read. Units
+        are cached in :func:`units_path`.
     n_triplets : int
         Triplets per held-out set (Lee et al.: 40,000).
     seed : int
-        Seed of the triplet sampling.
+        Seed of the triplet sampling and of the bootstrap.
     force : bool
         Ignore cached results.
     progress : callable
@@ -212,19 +251,19 @@ def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bo
     unknown = sorted(set(selected) - set(available))
     if unknown:
         raise VocabularyError(f"no trained model named {unknown} in {ws.root}; models: {available or 'none'}")
-    fingerprint = ws.catalog.fingerprint()
-    protocol = {"version": PROTOCOL_VERSION, "split": SPLIT, "n_triplets": int(n_triplets), "seed": int(seed),
-                "excerpt_frames": EXCERPT_FRAMES, "tempo_tolerance_bpm": TEMPO_TOLERANCE_BPM}
+    header = {"split": SPLIT, "workspace_fingerprint": ws.catalog.fingerprint(), "protocol": protocol_of(n_triplets, seed)}
     previous = {} if force else _read_previous(out)
-    reusable = previous.get("workspace_fingerprint") == fingerprint and previous.get("protocol") == protocol
-    old_models = previous.get("models", {}) if reusable else {}
+    reusable = all(previous.get(key) == value for key, value in header.items() if key != "split")
+    resampler = Resampler(seed, N_RESAMPLES)
 
-    result_models, errors, test = {}, {}, None
+    result_models, units, arrays, errors, test = {}, {kind: {} for kind in ENTRY_KINDS}, {}, {}, None
     for name in available:
         digest = checkpoint_hash(ws, name)
-        cached = old_models.get(name)
-        if cached is not None and cached.get("checkpoint") == digest:
-            result_models[name] = cached
+        old = previous.get("models", {}).get(name) if reusable else None
+        cached = cached_units(out, previous, "models", name) if old and old.get("checkpoint") == digest else None
+        if cached is not None:
+            result_models[name] = old
+            units["models"][name], arrays[name] = cached
             log(f"[evaluate] {name}: unchanged, cached result kept")
             continue
         if name not in selected:
@@ -232,41 +271,73 @@ def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bo
         if test is None:
             test = EvaluationSet(ws, n_triplets, seed, progress)
         try:
-            result_models[name] = {**evaluate_model(ws, name, test, progress), "checkpoint": digest}
-            log(f"[evaluate] {name}: done")
+            entry, result = evaluate_model(ws, name, test, progress)
         except TagspaceError as err:
             errors[name] = str(err)
             log(f"[evaluate] {name}: failed: {err}")
+            continue
+        result_models[name] = {**entry, "intervals": interval_tree(result.units, resampler), "checkpoint": digest}
+        units["models"][name], arrays[name] = result.units, result.arrays
+        save_units(units_path(out, "models", name), result.units, units_key(header, digest), result.arrays)
+        log(f"[evaluate] {name}: done")
 
-    word_embeddings = _evaluate_words(ws, previous if reusable else {}, errors, log) if words else {}
-    result = {"models": result_models, "word_embeddings": word_embeddings, "split": SPLIT,
-              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "workspace_fingerprint": fingerprint, "protocol": protocol, "errors": errors}
-    write_json_atomic(out, result)
+    word_embeddings = (_evaluate_words(ws, previous if reusable else {}, header, out, units["word_embeddings"],
+                                       resampler, errors, log) if words else {})
+    domains = {name: entry.get("domain") for name, entry in word_embeddings.items()}
+    result = {"models": result_models, "word_embeddings": word_embeddings,
+              "comparisons": compare(stated_claims(result_models, domains), units, resampler),
+              "common_tags": _common_tags(arrays, resampler),
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **header, "errors": errors}
+    _remove_stale_units(out, result)
+    write_json(out, result, sort_keys=True)
     return result
 
 
-def _evaluate_words(ws: Workspace, previous: dict, errors: dict, log) -> dict:
-    evaluate = _optional("core.words.evaluate", "evaluate_word_embedding")
-    names = ws.word_embedding_names()
-    if evaluate is None:
-        if names:
-            log("[evaluate] word embeddings skipped: core.words.evaluate is not available")
-        return {}
+def _common_tags(arrays: dict[str, dict], resampler: Resampler) -> dict:
+    """``common_tags``: every tag model's per-tag and per-song metrics on the tags all of them are scored on."""
+    tag_arrays = {name: a for name, a in arrays.items() if "tag_scores" in a}
+    if not tag_arrays:
+        return {"tags": [], "models": {}}
+    track_ids = [str(t) for t in next(iter(tag_arrays.values()))["track_ids"]]
+    # every model's rows must be the same test tracks (they are, under one catalog fingerprint and protocol)
+    tag_arrays = {name: a for name, a in tag_arrays.items() if [str(t) for t in a["track_ids"]] == track_ids}
+    tags, results = common_tag_metrics(track_ids, tag_arrays)
+    return {"tags": tags, "models": {name: {"metrics": r.metrics, "intervals": interval_tree(r.units, resampler)}
+                                     for name, r in sorted(results.items())}}
+
+
+def _remove_stale_units(out: Path, result: dict) -> None:
+    """Delete cached units of models and word embeddings no longer in the evaluation."""
+    for kind in ENTRY_KINDS:
+        folder = _units_folder(out, kind)
+        if folder.is_dir():
+            for path in folder.glob("*.npz"):
+                if path.stem not in result[kind]:
+                    path.unlink(missing_ok=True)
+
+
+def _evaluate_words(ws: Workspace, previous: dict, header: dict, out: Path, units: dict, resampler: Resampler,
+                    errors: dict, log) -> dict:
     old = previous.get("word_embeddings", {})
-    out = {}
-    for name in names:
+    result = {}
+    for name in ws.word_embedding_names():
         digest = file_hash([p for p in ws.words_dir.glob(f"{name}.*") if p.is_file()])
         if old.get(name, {}).get("files") == digest:
-            out[name] = old[name]
-            continue
+            cached = cached_units(out, previous, "word_embeddings", name)
+            if cached is not None:
+                result[name], units[name] = old[name], cached[0]
+                continue
         try:
-            entry = evaluate(ws, name)
+            identity, evaluated = word_evaluation.word_embedding_evaluation(ws, name)
         except TagspaceError as err:
             errors[f"word embedding {name}"] = str(err)
             log(f"[evaluate] word embedding {name}: failed: {err}")
             continue
-        out[name] = {"domain": entry.get("domain"), "metrics": entry.get("metrics", {}), "files": digest}
-    return out
+        units[name] = evaluated.units
+        result[name] = {"domain": identity.get("domain"), "metrics": evaluated.metrics,
+                        "intervals": interval_tree(units[name], resampler), "files": digest}
+        save_units(units_path(out, "word_embeddings", name), units[name], units_key(header, digest))
+    return result
 
 
 def evaluate_demo(ws: Workspace, demo, progress: Progress = silent) -> dict:

@@ -35,8 +35,10 @@ import torch
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..errors import ParameterError
 from ..progress import Progress, silent
-from .metrics import triplet_accuracy
+from .metrics import triplet_scores
 from .triplets import EXCERPT_FRAMES
+from .units import MeanOf, MetricSet, Units
+
 
 def distance_kind(model) -> str:
     """``"euclidean"`` between unit vectors for normalised models, else ``"dot"`` (raw inner product)."""
@@ -136,22 +138,28 @@ def _rows(vectors: dict) -> tuple[np.ndarray, dict]:
     return np.stack([vectors[k] for k in keys]).astype(np.float64), {k: i for i, k in enumerate(keys)}
 
 
-def _accuracy(matrix: np.ndarray, rows: list[np.ndarray], kind: str, sl: slice = slice(None)) -> float:
-    """Triplet accuracy from row indices; each distinct pair's distance is computed once."""
-    a, p, n = rows
-    pairs = np.concatenate([np.stack([a, p], axis=1), np.stack([a, n], axis=1)])
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    distance = paired_distance(matrix[unique[:, 0], sl], matrix[unique[:, 1], sl], kind)[inverse.ravel()]
-    return triplet_accuracy(distance[:len(a)], distance[len(a):])
-
-
 def _overall(values: dict) -> dict:
     scored = [v for v in values.values() if v is not None]
     return {**values, "overall": float(np.mean(scored)) if scored else None}
 
 
+def _triplet_scores(matrix: np.ndarray, rows: list[np.ndarray], kind: str, sl: slice = slice(None)) -> np.ndarray:
+    """Score of each triplet (1 if the positive is closer, 1/2 on a tie, else 0); each distinct pair's distance once."""
+    a, p, n = rows
+    pairs = np.concatenate([np.stack([a, p], axis=1), np.stack([a, n], axis=1)])
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    distance = paired_distance(matrix[unique[:, 0], sl], matrix[unique[:, 1], sl], kind)[inverse.ravel()]
+    return triplet_scores(distance[:len(a)], distance[len(a):])
+
+
+def _accuracy_units(scores: np.ndarray, anchors: np.ndarray, track_ids: list[str]) -> Units:
+    """Triplet scores grouped by anchor track (the bootstrap unit): accuracy = sum / count."""
+    position = {t: i for i, t in enumerate(track_ids)}
+    return Units.grouped("track", track_ids, [position[t] for t in anchors], scores)
+
+
 def triplet_metrics(model, track_vectors: dict[str, np.ndarray], triplets: dict[str, pd.DataFrame],
-                    excerpt_vectors: dict[tuple[str, int], np.ndarray] | None = None) -> dict:
+                    excerpt_vectors: dict[tuple[str, int], np.ndarray] | None = None) -> MetricSet:
     """``triplet_acc`` of one model on the held-out triplets.
 
     Parameters
@@ -159,7 +167,8 @@ def triplet_metrics(model, track_vectors: dict[str, np.ndarray], triplets: dict[
     model : EmbeddingModel
         Gives the distance (:func:`distance_kind`) and the subspaces.
     track_vectors : dict
-        Track id -> full-song embedding.
+        Track id -> full-song embedding (the test tracks; their order is the
+        order of the units).
     triplets : dict
         From :func:`core.evaluation.triplets.evaluation_triplets`.
     excerpt_vectors : dict, optional
@@ -167,33 +176,42 @@ def triplet_metrics(model, track_vectors: dict[str, np.ndarray], triplets: dict[
 
     Returns
     -------
-    dict
-        ``{"all_dims": {genre, mood, instrument, tempo, overall}, "sub_dims":
-        {...} (disentangled models only), "track": float}``; a dimension without
-        triplets is None.
+    MetricSet
+        ``metrics``: ``{"all_dims": {genre, mood, instrument, tempo, overall},
+        "sub_dims": {...} (disentangled models only), "track": float}``; a
+        dimension without triplets is None. ``units``: each accuracy as the
+        triplets' scores grouped by anchor track (``overall`` as the mean of
+        the dimensions).
     """
     kind = distance_kind(model)
     spaces = model.subspaces()
     has_sub = all(dim in spaces for dim in SIMILARITY_DIMENSIONS)
+    track_ids = list(track_vectors)
     matrix, index = _rows(track_vectors)
-    all_dims, sub_dims = {}, {}
-    for dim in SIMILARITY_DIMENSIONS:
-        frame = triplets.get(dim)
-        if frame is None or frame.empty:
-            all_dims[dim] = sub_dims[dim] = None
-            continue
-        rows = [np.array([index[t] for t in frame[c].to_numpy()]) for c in ("anchor", "positive", "negative")]
-        all_dims[dim] = _accuracy(matrix, rows, kind)
-        sub_dims[dim] = _accuracy(matrix, rows, kind, spaces[dim]) if has_sub else None
-    out = {"all_dims": _overall(all_dims)}
-    if has_sub:
-        out["sub_dims"] = _overall(sub_dims)
+    out = MetricSet()
+    for space in ("all_dims", "sub_dims") if has_sub else ("all_dims",):
+        values = {}
+        for dim in SIMILARITY_DIMENSIONS:
+            frame = triplets.get(dim)
+            if frame is None or frame.empty:
+                values[dim] = None
+                out.units[(space, dim)] = Units.mean("track", track_ids, np.full(len(track_ids), np.nan))
+                continue
+            rows = [np.array([index[t] for t in frame[c].to_numpy()]) for c in ("anchor", "positive", "negative")]
+            scores = _triplet_scores(matrix, rows, kind, spaces[dim] if space == "sub_dims" else slice(None))
+            units = _accuracy_units(scores, frame["anchor"].to_numpy(), track_ids)
+            values[dim] = units.value
+            out.units[(space, dim)] = units
+        out.metrics[space] = _overall(values)
+        out.units[(space, "overall")] = MeanOf(tuple((space, d) for d in SIMILARITY_DIMENSIONS))
     frame = triplets.get("track")
     if frame is None or frame.empty or not excerpt_vectors:
-        out["track"] = None
+        out.metrics["track"] = None
+        out.units[("track",)] = Units.mean("track", track_ids, np.full(len(track_ids), np.nan))
     else:
         matrix, index = _rows(excerpt_vectors)
         rows = [np.array([index[(t, int(s))] for t, s in zip(frame[c].to_numpy(), frame[f"{c}_start"].to_numpy())])
                 for c in ("anchor", "positive", "negative")]
-        out["track"] = _accuracy(matrix, rows, kind)
+        units = _accuracy_units(_triplet_scores(matrix, rows, kind), frame["anchor"].to_numpy(), track_ids)
+        out.metrics["track"], out.units[("track",)] = units.value, units
     return out

@@ -12,10 +12,15 @@
     context tags the rest (mood/theme, location, language...): ``ndcg30_ctn_ctn``
     ranks content candidates for content queries, and so on.
 ``query by tag`` / ``query by track`` (only for embeddings holding track ids)
-    Train-split track ids that are in the vocabulary, as in MWE's Tables IV and V
-    (those tracks were in the corpus). ROC-AUC per tag of cosine(tag, track)
-    against the catalog labels, averaged; R@K: a query track scores 1 if one of
-    its K nearest tracks shares a tag with it.
+    Computed on **train-split** tracks (``track_retrieval_split: "train"``), as in
+    MWE's Tables IV and V: the musical corpus holds only train tracks' ids (so
+    that test labels never reach the word embedding), so a test track has no
+    vector and cannot be scored. These numbers say how well the embedding stores
+    its own corpus, not how it generalises; the report labels them "train
+    tracks". ROC-AUC per tag of cosine(tag, track) against the catalog labels,
+    averaged; R@K: a query track scores 1 if one of its K nearest tracks shares a
+    tag with it, next to ``recall@K_query_by_track_chance``, the expected R@K of
+    a random ranking (most train tracks share a tag, so chance is high).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from ..evaluation.metrics import recall_at_k_chance
+from ..evaluation.units import MetricSet, Units
 from .store import load_word_vectors
 
 CONTENT_CATEGORIES = ("genre", "instrument", "tempo")
@@ -112,6 +119,11 @@ def cooccurrence(catalog, tags: list[str], split: str = "test") -> np.ndarray:
 
 def tag_rank_ndcg(wv, catalog, split: str = "test", k: int = 30) -> dict:
     """MWE Table III on a catalog: mean nDCG@k over query tags, overall and content/context."""
+    return _tag_rank(wv, catalog, split, k).metrics
+
+
+def _tag_rank(wv, catalog, split: str, k: int) -> MetricSet:
+    """:func:`tag_rank_ndcg` with each query tag's nDCG kept as the unit of its metric."""
     tags = catalog.tags()
     if len(tags) < 2:
         raise ParameterError("tag rank prediction needs at least two tags in the catalog")
@@ -130,47 +142,79 @@ def tag_rank_ndcg(wv, catalog, split: str = "test", k: int = 30) -> dict:
     if content.any() and (~content).any():
         groups.update({"ctn_ctn": (content, content), "ctn_ctx": (content, ~content),
                        "ctx_ctn": (~content, content), "ctx_ctx": (~content, ~content)})
-    out = {"tag_coverage": float(have.mean()), "tag_rank_split": split}
+    out = MetricSet(metrics={"tag_coverage": float(have.mean()), "tag_rank_split": split})
     for name, (queries, candidates) in groups.items():
-        scores = []
+        values = np.full(len(tags), np.nan)
         for q in np.where(queries & have)[0]:
             cand = candidates.copy()
             cand[q] = False
             if cand.sum() < 2 or co[q, cand].sum() == 0:
                 continue
-            scores.append(ndcg_at_k(co[q, cand], sims[q, cand], k))
+            values[q] = ndcg_at_k(co[q, cand], sims[q, cand], k)
         key = f"ndcg{k}_tag_rank" if name == "all" else f"ndcg{k}_{name}"
-        out[key] = float(np.mean(scores)) if scores else None
+        units = Units.mean("tag", tags, values)
+        out.metrics[key], out.units[(key,)] = units.value, units
         if name == "all":
-            out["n_tag_queries"] = len(scores)
+            out.metrics["n_tag_queries"] = int(np.isfinite(values).sum())
     return out
 
 
 def track_retrieval(wv, catalog, ks: tuple[int, ...] = RECALL_KS) -> dict:
     """MWE Tables IV-V for train-split track ids in the vocabulary; empty if there are none."""
+    return _track_retrieval(wv, catalog, ks).metrics
+
+
+def _track_retrieval(wv, catalog, ks: tuple[int, ...]) -> MetricSet:
+    """:func:`track_retrieval` with per-tag and per-track units, and the chance level of each R@K."""
     train = [t for t in catalog.split_ids("train") if t in wv]
     if len(train) < 2:
-        return {}
+        return MetricSet()
     tags = catalog.tags()
     labels = catalog.tag_matrix(train, tags)
     tracks = np.stack([wv.unit(t) for t in train])
-    out: dict = {"n_tracks": len(train)}
+    out = MetricSet(metrics={"n_tracks": len(train), "track_retrieval_split": "train"})
     _, found, _ = wv.vectors_for(tags)
-    aucs = []
+    aucs = np.full(len(tags), np.nan)
     for j, tag in enumerate(tags):
         y = labels[:, j]
         if tag in found and 0 < y.sum() < len(y):
-            aucs.append(roc_auc(y, tracks @ found[tag].vector))
-    out["roc_auc_query_by_tag"] = float(np.mean(aucs)) if aucs else None
+            aucs[j] = roc_auc(y, tracks @ found[tag].vector)
+    units = Units.mean("tag", tags, aucs)
+    out.metrics["roc_auc_query_by_tag"], out.units[("roc_auc_query_by_tag",)] = units.value, units
     sims = tracks @ tracks.T
     np.fill_diagonal(sims, -np.inf)
     shares = (labels @ labels.T) > 0
+    np.fill_diagonal(shares, False)
     order = np.argsort(-sims, axis=1, kind="stable")
     has_tags = labels.sum(axis=1) > 0
     for k in ks:
-        hits = [shares[i, order[i, :k]].any() for i in np.where(has_tags)[0]]
-        out[f"recall@{k}_query_by_track"] = float(np.mean(hits)) if hits else None
+        hits = np.full(len(train), np.nan)
+        for i in np.where(has_tags)[0]:
+            hits[i] = float(shares[i, order[i, :k]].any())
+        chance = np.where(has_tags, recall_at_k_chance(np.full(len(train), len(train) - 1), shares.sum(axis=1), k),
+                          np.nan)
+        for key, values in ((f"recall@{k}_query_by_track", hits), (f"recall@{k}_query_by_track_chance", chance)):
+            units = Units.mean("train_track", train, values)
+            out.metrics[key], out.units[(key,)] = units.value, units
     return out
+
+
+def word_embedding_evaluation(ws, name: str, split: str = "test", k: int = 30) -> tuple[dict, MetricSet]:
+    """Evaluate ``words/<name>`` on the workspace catalog, keeping each metric's per-query units.
+
+    Returns
+    -------
+    identity : dict
+        ``{"domain", "label"}``.
+    result : MetricSet
+        ``metrics`` as :func:`evaluate_word_embedding`'s; ``units`` maps each
+        metric's key path to its per-query :class:`~core.evaluation.units.Units`
+        (query tags; train tracks), for intervals and paired comparisons.
+    """
+    wv = load_word_vectors(ws, name)
+    catalog = ws.catalog
+    result = _tag_rank(wv, catalog, split, k).add(_track_retrieval(wv, catalog, RECALL_KS))
+    return {"domain": wv.domain, "label": wv.label}, result
 
 
 def evaluate_word_embedding(ws, name: str, split: str = "test", k: int = 30) -> dict:
@@ -179,12 +223,12 @@ def evaluate_word_embedding(ws, name: str, split: str = "test", k: int = 30) -> 
     Returns
     -------
     dict
-        ``{"domain": ..., "label": ..., "metrics": {...}}`` with ``ndcg30_tag_rank``
-        and its content/context parts, and, for embeddings holding track ids,
-        ``roc_auc_query_by_tag`` and ``recall@K_query_by_track``. See the module docstring.
+        ``{"domain", "label", "metrics"}``: ``metrics`` has ``ndcg30_tag_rank``
+        and its content/context parts (query tags of ``split``), and, for
+        embeddings holding track ids, the train-track metrics
+        ``roc_auc_query_by_tag``, ``recall@K_query_by_track`` and their chance
+        levels ``recall@K_query_by_track_chance`` (with
+        ``track_retrieval_split: "train"``). See the module docstring.
     """
-    wv = load_word_vectors(ws, name)
-    catalog = ws.catalog
-    metrics = tag_rank_ndcg(wv, catalog, split=split, k=k)
-    metrics.update(track_retrieval(wv, catalog))
-    return {"domain": wv.domain, "label": wv.label, "metrics": metrics}
+    identity, result = word_embedding_evaluation(ws, name, split, k)
+    return {**identity, "metrics": result.metrics}
