@@ -31,7 +31,8 @@ FRAMES = 861  # 20 s at 22,050 Hz, hop 512
 
 
 def _won_data(n: int, rng) -> won_trainer.TagData:
-    specs = [rng.normal(-40, 10, (128, FRAMES)).astype(np.float32) for _ in range(n)]
+    # -40 dB +- 10 dB noise, in the cached log1p10 scale the trainer reads
+    specs = [np.log10(1 + 10 * 10 ** (rng.normal(-40, 10, (128, FRAMES)) / 10)).astype(np.float32) for _ in range(n)]
     matrix = rng.random((n, 20)) < 0.2
     matrix[np.arange(n), np.arange(n) % 20] = True
     return won_trainer.TagData([f"tag{i}" for i in range(20)], rng.normal(size=(20, 50)).astype(np.float32),
@@ -92,8 +93,8 @@ def main() -> None:
     for family, cls, data, build in (("won", WonConfig, won_data, won_trainer.build_run),
                                      ("lee", LeeConfig, lee_data, lee_trainer.build_run)):
         demo = SIZE_OVERRIDES[family]["default"]
-        demo_label = f"demo {demo['width']}" + (" +rhythm" if demo.get("rhythm") else "")
-        for label, width, rhythm in ((demo_label, demo["width"], demo.get("rhythm", False)),
+        for label, width, rhythm in ((f"demo {demo['width']}", demo["width"], False),
+                                     (f"demo {demo['width']} +rhythm", demo["width"], True),
                                      ("paper 1.0", 1.0, False)):
             batch = (8 if family == "lee" else 16) if args.quick else (32 if family == "lee" else 64)
             extra = {"valid_triplets": 20} if family == "lee" else {}

@@ -97,7 +97,7 @@ def test_a_trained_cnn_can_be_the_frozen_input(synthetic_ws):  # noqa: F811
     assert not any(p.requires_grad for p in model.frontend.parameters())
     mel = np.random.default_rng(0).random((128, 400)).astype(np.float32)
     crops = model.track_inputs(mel)
-    assert crops.shape == (8, 128, 130)
+    assert crops.shape == (8, 128, 130) and model.input_frames == 130  # the frozen CNN's crops
     expected = torch.nn.functional.normalize(cnn.encode_audio(crops), dim=1).mean(dim=0) @ model.song[0]
     assert np.allclose(model.encode_track(mel), expected.detach().numpy(), atol=1e-5)
     with pytest.raises(ParameterError, match="not a codebook"):
@@ -112,7 +112,8 @@ def test_precision_at_k():
 
 
 def test_config_validation_and_variant():
-    assert MuslseTrainConfig.from_dict({"loss": "auc"}).variant == "auc"
+    assert MuslseTrainConfig.from_dict({"loss": "auc"}).variant == "auc, tag+artist+similar"
+    assert MuslseTrainConfig.from_dict({"tasks": "tag", "members": 3, "dim": 300}).variant == "warp, tag, 3 members"
     with pytest.raises(ParameterError, match="tasks"):
         MuslseTrainConfig.from_dict({"tasks": "tag+lyrics"})
     with pytest.raises(ParameterError, match="multiple"):
@@ -141,7 +142,7 @@ def test_training_through_the_runner(synthetic_ws, loss):  # noqa: F811
     result = train_model(synthetic_ws, f"muslse-{loss}", "muslse", overrides)
     assert result["best"]["metric"] == "valid_p_at_3" and 0 <= result["best"]["value"] <= 1
     model = load_model(synthetic_ws, f"muslse-{loss}")
-    assert model.variant == loss and model.dim == 8
+    assert model.variant == f"{loss}, tag+artist+similar, 2 members" and model.dim == 8
     assert model.tags.norm(dim=-1).max().item() <= 1.0 + 1e-5  # projected after the last step
     assert set(model.vocab["artists"]) == {"a0", "a1", "a2", "a3"}
     vectors = model.encode_terms(model.text_vocabulary())

@@ -122,8 +122,10 @@ def test_unseen_tags_never_reach_training(synthetic_ws):  # noqa: F811
 
 
 def test_variants_and_supervision_switches():
-    assert MweTrainConfig().variant == "tag+artist+track"
-    assert MweTrainConfig.from_dict({"lambda_artist": 0}).variant == "tag+track"
+    assert MweTrainConfig().variant == "tag+artist+track, music-skipgram"
+    assert MweTrainConfig.from_dict({"lambda_artist": 0}).variant == "tag+track, music-skipgram"
+    assert MweTrainConfig.from_dict({"word_embedding": "glove-6b-50d", "rhythm": True}).variant == \
+        "tag+artist+track, glove-6b-50d, rhythm"
     with pytest.raises(ParameterError, match="at least one"):
         MweTrainConfig.from_dict({"lambda_tag": 0, "lambda_artist": 0, "lambda_track": 0})
 
@@ -148,7 +150,7 @@ def test_training_and_checkpoint_round_trip(synthetic_ws):  # noqa: F811
     result = train_model(synthetic_ws, "mwe-test", "mwe", TINY)
     assert result["best"]["metric"] == "valid_seen_roc_auc"
     model = load_model(synthetic_ws, "mwe-test")
-    assert isinstance(model, MweModel) and model.variant == "tag+artist+track"
+    assert isinstance(model, MweModel) and model.variant == "tag+artist+track, music-skipgram"
     split = load_tag_split(synthetic_ws)
     assert not set(split.unseen) & set(model.vocab["tags"])
     words = load_word_vectors(synthetic_ws, "music-skipgram")

@@ -14,7 +14,9 @@ A model maps
   learned table for Muslse), ``encode_word_vectors`` for raw word vectors
   (zero-shot words);
 * and names its **subspaces**: ``{"genre": slice(0, 64), ...}`` for the
-  disentangled model, ``{"all": slice(0, dim)}`` otherwise.
+  disentangled model, ``{"all": slice(0, dim)}`` otherwise;
+* and says how long one audio input is (``input_frames``, ``input_seconds``):
+  the app plays excerpts of that length ("the length the model saw").
 
 Scores between vectors are inner products after L2 normalisation when
 ``normalized`` is True (cosine: Won, Lee, MWE) and raw inner products otherwise
@@ -58,6 +60,26 @@ class EmbeddingModel(nn.Module):
     def subspaces(self) -> dict[str, slice]:
         """Named slices of the embedding; one ``"all"`` subspace unless disentangled."""
         return {"all": slice(0, self.dim)}
+
+    @property
+    def input_frames(self) -> int | None:
+        """Mel frames of one audio input (a crop or window), or None when the whole track is one input.
+
+        This is the length of audio the network hears at once, so the app plays
+        excerpts of it. Bag-of-frames models (MFCC-VQ, Muslse on codebook
+        histograms) count frames over the whole track with no order or window:
+        they return None and the app plays the whole clip.
+        """
+        return None
+
+    @property
+    def input_seconds(self) -> float | None:
+        """:attr:`input_frames` in seconds (one frame per hop: frames x 512 / 22,050 Hz), or None."""
+        from ..audio.io import SAMPLE_RATE
+        from ..audio.mel import HOP_LENGTH
+
+        frames = self.input_frames
+        return None if frames is None else round(frames * HOP_LENGTH / SAMPLE_RATE, 3)
 
     # ---------------------------------------------------------------- audio
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:

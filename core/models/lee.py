@@ -11,6 +11,13 @@ mean 0.2 and std 0.25) to a 256-d L2-normalised embedding:
 The **disentangled** variants split the embedding with four fixed disjoint masks
 (genre 0:64, mood 64:128, instrument 128:192, tempo 192:256); the **category**
 variant is trained on the same triplets without masks and has one ``"all"`` space.
+The **specialised** variant is the paper's "set of specialized networks" baseline:
+four separate networks of the same architecture, one per dimension, each ending in
+its 64-d subspace and L2-normalised on its own, concatenated into one model with
+the same four named subspaces (so the four parts have unit length and the whole
+vector length 2; comparisons normalise it). A masked triplet loss of one dimension
+reaches only that dimension's network, so training on category triplets trains
+each network on its own dimension's triplets only.
 A whole track is the mean embedding of its non-overlapping 3 s windows.
 With ``rhythm`` on, the onset-autocorrelation branch of :mod:`core.models.rhythm`
 is added to the pooled output before normalisation (the demo presets; not the paper).
@@ -28,7 +35,7 @@ from .base import EmbeddingModel
 from .rhythm import RhythmBranch
 
 DIMENSIONS = ("genre", "mood", "instrument", "tempo")
-VARIANTS = ("disentangled", "disentangled-trackreg", "category")
+VARIANTS = ("disentangled", "disentangled-trackreg", "category", "specialised")
 STEM_CHANNELS = 64
 #: Per-branch channels of the six stages at width 1.0 (each inception block outputs 4x this).
 STAGE_CHANNELS = (32, 48, 64, 96, 128, 128)
@@ -38,6 +45,7 @@ DEFAULT_CONFIG = {
     "dim": 256,
     "width": 1.0,        # channel multiplier; 1.0 is the full network
     "masks": True,       # fixed disjoint masks (False: the non-disentangled category model)
+    "specialised": False,  # one network per dimension (the paper's baseline); needs masks
     "n_frames": 129,     # 3 s at 22,050 Hz / hop 512
     "mean": 0.2,         # fixed z-score of the log1p10 mel
     "std": 0.25,
@@ -86,7 +94,7 @@ class Inception(nn.Module):
 
 
 class LeeModel(EmbeddingModel):
-    """Disentangled (or category) similarity network. ``config`` keys: see :data:`DEFAULT_CONFIG`."""
+    """Disentangled, category or specialised similarity network. ``config`` keys: see :data:`DEFAULT_CONFIG`."""
 
     family = "lee"
     normalized = True
@@ -96,22 +104,19 @@ class LeeModel(EmbeddingModel):
         config = {**DEFAULT_CONFIG, **config}
         if config["masks"] and int(config["dim"]) % len(DIMENSIONS):
             raise ParameterError(f"dim {config['dim']} must split into {len(DIMENSIONS)} equal subspaces")
+        if config["specialised"] and not config["masks"]:
+            raise ParameterError("specialised networks are one per dimension: they need masks=True")
         if not 0 < float(config["width"]) <= 4:
             raise ParameterError(f"width must be in (0, 4], got {config['width']}")
         super().__init__(config)
-        width = float(config["width"])
-        stem = max(8, round(STEM_CHANNELS * width))
-        self.stem = nn.Sequential(ConvBN(1, stem, 5), nn.MaxPool2d(2))
-        stages, c_in = [], stem
-        for c in STAGE_CHANNELS:
-            c = max(4, round(c * width))
-            naive = NaiveInception(c_in, c)
-            block = Inception(naive.out_channels, c)
-            stages += [naive, block]
-            c_in = block.out_channels
-        self.stages = nn.Sequential(*stages)
-        self.head = nn.Conv2d(c_in, int(config["dim"]), 1)
-        self.rhythm = RhythmBranch(int(config["dim"]), n_frames=int(config["n_frames"])) if config["rhythm"] else None
+        if config["specialised"]:
+            self.networks = nn.ModuleList()
+            for _ in DIMENSIONS:
+                network = nn.Module()
+                _build_network(network, config, int(config["dim"]) // len(DIMENSIONS))
+                self.networks.append(network)
+        else:
+            _build_network(self, config, int(config["dim"]))
         # fixed 0/1 masks, one row per dimension; not learned and not saved
         self.register_buffer("mask_matrix", self._masks(), persistent=False)
 
@@ -132,6 +137,11 @@ class LeeModel(EmbeddingModel):
         return self.mask_matrix[dimensions]
 
     # ---------------------------------------------------- EmbeddingModel API
+    @property
+    def input_frames(self) -> int:
+        """The window length (129 frames, 3 s)."""
+        return int(self.config["n_frames"])
+
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
         """Non-overlapping 3 s windows of a ``log1p10`` mel, z-scored: ``(n, 128, 129)``."""
         from ..audio import windows
@@ -144,8 +154,30 @@ class LeeModel(EmbeddingModel):
         return (mel - float(self.config["mean"])) / float(self.config["std"])
 
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
-        out = self.stages(self.stem(inputs.unsqueeze(1)))
-        out = F.relu(self.head(out)).mean(dim=(2, 3))
-        if self.rhythm is not None:
-            out = out + self.rhythm(inputs)
-        return F.normalize(out, dim=1)
+        if self.config["specialised"]:  # each network's part normalised on its own
+            return torch.cat([F.normalize(_run_network(n, inputs), dim=1) for n in self.networks], dim=1)
+        return F.normalize(_run_network(self, inputs), dim=1)
+
+
+def _build_network(module: nn.Module, config: dict, out_dim: int) -> None:
+    """Give ``module`` the layers of one network (``stem``, ``stages``, ``head``, ``rhythm``)."""
+    width = float(config["width"])
+    stem = max(8, round(STEM_CHANNELS * width))
+    module.stem = nn.Sequential(ConvBN(1, stem, 5), nn.MaxPool2d(2))
+    stages, c_in = [], stem
+    for c in STAGE_CHANNELS:
+        c = max(4, round(c * width))
+        naive = NaiveInception(c_in, c)
+        block = Inception(naive.out_channels, c)
+        stages += [naive, block]
+        c_in = block.out_channels
+    module.stages = nn.Sequential(*stages)
+    module.head = nn.Conv2d(c_in, out_dim, 1)
+    module.rhythm = RhythmBranch(out_dim, n_frames=int(config["n_frames"])) if config["rhythm"] else None
+
+
+def _run_network(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """One network's pooled output ``(B, out_dim)`` before normalisation."""
+    out = module.stages(module.stem(inputs.unsqueeze(1)))
+    out = F.relu(module.head(out)).mean(dim=(2, 3))
+    return out if module.rhythm is None else out + module.rhythm(inputs)

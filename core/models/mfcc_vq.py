@@ -9,6 +9,10 @@ histogram, so ``||a - b||^2 = 2 - 2 <a, b>``: ranking by Euclidean distance is
 exactly ranking by inner product, and ``normalized = True`` lets the same
 cosine-based indexes and metrics serve this model. The codebook and the
 standardisation statistics are buffers, so the model saves like any other.
+
+The model has no input window: a track's histogram counts every frame of the
+track, in no order, so "the length the model saw" is the whole track
+(``input_frames`` is None and the app plays whole clips).
 """
 
 from __future__ import annotations

@@ -104,6 +104,11 @@ class MuslseModel(EmbeddingModel):
             raise ParameterError(f"this muslse model reads {self.cfg.frontend} embeddings, not a codebook")
         self.frontend.set_codebook(centroids, mean, std)
 
+    @property
+    def input_frames(self) -> int | None:
+        """The frontend's: None for codebook histograms (the whole track is one bag), a CNN's crop length."""
+        return self.frontend.input_frames
+
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
         """The frontend's inputs: one bag of MFCC frames ``(1, frames, 39)``, or the CNN's crops."""
         return self.frontend.track_inputs(mel)

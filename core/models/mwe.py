@@ -9,8 +9,8 @@ Two encoders meet in a ``dim``-dimensional space compared by cosine:
     [Conv1D(128, k=4) + ReLU + MaxPool(4)] x 3, Conv1D(128, k=2) + ReLU +
     MaxPool(2), Conv1D(dim, k=1), global average pool over time
     ("same" padding, so 130 frames pool to 32, 8, 2, 1);
-  - ``short_chunk``: the short-chunk CNN of :mod:`core.models.won` (dB scale, its
-    own input BatchNorm), ending in ``dim`` channels;
+  - ``short_chunk``: the short-chunk CNN of :mod:`core.models.won` (dB scale made
+    as Won's inputs, its own input BatchNorm), ending in ``dim`` channels;
 
 * the **text** side is one linear map ``Linear(word_dim -> dim)`` over a frozen
   word embedding (unit-length vectors). Any word the embedding holds - a tag
@@ -139,13 +139,22 @@ class MweModel(EmbeddingModel):
         self.vocab: dict = {}
 
     # ---------------------------------------------------------------- audio
-    def prepare(self, mel: np.ndarray) -> np.ndarray:
-        """The encoder's input scale from a cached ``log1p10`` mel (same shape, float32)."""
-        if self.cfg.encoder == "short_chunk":
-            from .won import db_from_log1p10
+    @property
+    def input_frames(self) -> int:
+        """The crop length (cnn1d: 130 frames, 3 s; short_chunk: 173)."""
+        return self.cfg.n_frames
 
-            return db_from_log1p10(mel)
-        return ((np.asarray(mel, dtype=np.float32) - self.cfg.input_mean) / self.cfg.input_std).astype(np.float32)
+    def prepare(self, crops: np.ndarray, mel: np.ndarray) -> np.ndarray:
+        """The encoder's input scale for ``log1p10`` crops of ``mel`` (same shape, float32).
+
+        ``short_chunk`` reads Won et al.'s dB scale (:func:`core.models.won.db_crops`,
+        clipped relative to the whole track's peak); ``cnn1d`` the z-scored ``log1p10``.
+        """
+        if self.cfg.encoder == "short_chunk":
+            from .won import db_crops
+
+            return db_crops(crops, mel)
+        return ((np.asarray(crops, dtype=np.float32) - self.cfg.input_mean) / self.cfg.input_std).astype(np.float32)
 
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
         """``n_crops`` evenly spaced crops, ``(n_crops, 128, n_frames)``."""
@@ -153,7 +162,7 @@ class MweModel(EmbeddingModel):
 
         # crop before scaling: zero padding is silence in log1p10, the scale maps it like any frame
         crops = evaluation_crops(mel, self.cfg.n_frames, self.cfg.n_crops)
-        return torch.as_tensor(np.stack([self.prepare(c) for c in crops]))
+        return torch.as_tensor(self.prepare(crops, mel))
 
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
         out = self.audio(inputs)

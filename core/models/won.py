@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..audio.mel import DB_AMIN
 from ..errors import CheckpointError, ParameterError, VocabularyError
 from .base import EmbeddingModel
 from .rhythm import RhythmBranch
@@ -53,16 +54,43 @@ DEFAULT_CONFIG = {
 }
 
 
-def db_from_log1p10(mel: np.ndarray, top_db: float = 80.0) -> np.ndarray:
-    """Convert a cached ``log10(1 + 10 S)`` mel to Won et al.'s power-to-dB scale.
+def peak_db(mel: np.ndarray) -> float:
+    """The loudest bin of a ``log10(1 + 10 S)`` mel in dB (``10 log10 S``): the reference of the ``top_db`` clip."""
+    top = float(np.max(mel))
+    return float(10.0 * np.log10(max((10.0 ** top - 1.0) / 10.0, DB_AMIN)))
+
+
+def db_from_log1p10(mel: np.ndarray, top_db: float = 80.0, peak: float | None = None) -> np.ndarray:
+    """Convert a cached ``log10(1 + 10 S)`` mel (any shape) to Won et al.'s power-to-dB scale.
 
     Inverts the compression to get the power ``S`` back, then applies
-    ``10 log10(max(S, 1e-10))`` clipped ``top_db`` below the peak (librosa's
+    ``10 log10(max(S, 1e-10))`` clipped ``top_db`` below ``peak`` (librosa's
     ``power_to_db`` with ``ref=1``), so one cached feature serves both families.
+
+    Parameters
+    ----------
+    mel : np.ndarray
+        ``log1p10`` values (a whole track, or crops of one).
+    top_db : float
+        Dynamic range kept below the peak, in dB.
+    peak : float, optional
+        The clip reference in dB: :func:`peak_db` of the whole track when ``mel``
+        holds crops of it, so a crop converts exactly as the same frames of the
+        converted track. Default: the peak of ``mel`` itself.
     """
     power = np.maximum((np.power(10.0, np.asarray(mel, dtype=np.float64)) - 1.0) / 10.0, 0.0)
-    db = 10.0 * np.log10(np.maximum(power, 1e-10))
-    return np.maximum(db, db.max() - top_db).astype(np.float32)
+    db = 10.0 * np.log10(np.maximum(power, DB_AMIN))
+    return np.maximum(db, (db.max() if peak is None else peak) - top_db).astype(np.float32)
+
+
+def db_crops(crops: np.ndarray, mel: np.ndarray) -> np.ndarray:
+    """Won-style inputs: ``log1p10`` crops of ``mel`` (zero-padded past its end) in dB.
+
+    Cropping and padding happen in the ``log1p10`` scale, where 0 is silence, and the
+    clip reference is the whole track's peak: a short clip gives the same inputs as
+    the clip followed by digital silence (zero padding in dB would be a loud 0 dB).
+    """
+    return db_from_log1p10(crops, peak=peak_db(mel))
 
 
 class Conv2dBlock(nn.Module):
@@ -165,14 +193,23 @@ class WonModel(EmbeddingModel):
         return self._mlp("cat_", torch.cat([self.spec_to_embedding(spec), cf], dim=-1))
 
     # ---------------------------------------------------- EmbeddingModel API
+    @property
+    def input_frames(self) -> int | None:
+        """The crop length (173 frames, about 4 s); None for the cultural branch, which reads no audio."""
+        return None if self.config["branch"] == "cultural" else int(self.config["n_frames"])
+
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
-        """Eight evenly spaced 173-frame dB crops of a ``log1p10`` mel: ``(8, 128, 173)``."""
+        """Eight evenly spaced 173-frame dB crops of a ``log1p10`` mel: ``(8, 128, 173)``.
+
+        Crops are cut (and a short track zero-padded) in ``log1p10``, then converted with
+        :func:`db_crops`: padding is silence, never 0 dB.
+        """
         if self.config["branch"] == "cultural":
             raise ParameterError("the cultural Won model has no audio input; use song_to_embedding(cf=...)")
         from ..audio import evaluation_crops
 
-        crops = evaluation_crops(db_from_log1p10(mel), int(self.config["n_frames"]), int(self.config["n_crops"]))
-        return torch.as_tensor(np.asarray(crops, dtype=np.float32))
+        crops = evaluation_crops(mel, int(self.config["n_frames"]), int(self.config["n_crops"]))
+        return torch.as_tensor(db_crops(crops, mel))
 
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.config["branch"] != "acoustic":

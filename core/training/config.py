@@ -129,9 +129,11 @@ class WonConfig(TrainConfig):
 
     @property
     def variant(self) -> str:
-        """E.g. ``acoustic-balanced-weighted`` (the README's naming)."""
+        """What defines the model, e.g. ``acoustic-balanced-weighted, glove-6b-50d`` (the README's
+        sampler naming, then the word embedding of the tag branch, then ``rhythm`` if added)."""
         suffix = {"uniform": "", "cosine-weighted": "-weighted", "distance-weighted": "-distance-weighted"}
-        return f"{self.branch}-{self.sampler}{suffix[self.negatives]}"
+        parts = [f"{self.branch}-{self.sampler}{suffix[self.negatives]}", self.word_embedding]
+        return ", ".join(parts + (["rhythm"] if self.rhythm else []))
 
 
 @dataclass
@@ -139,6 +141,7 @@ class LeeConfig(TrainConfig):
     """Lee et al. 2020. Defaults: the paper (Adam 0.01, x1/5 on plateau after 4 epochs, up to 5 times)."""
 
     masks: bool = True                    # False: the non-disentangled "category" model
+    specialised: bool = False             # one network per dimension (the paper's baseline; masks, no track_reg)
     track_reg: bool = False               # add track-regularisation triplets (full mask)
     track_lambda: float = 0.5
     max_overlap: float = 0.5              # track triplets: anchor/positive overlap at most this
@@ -165,12 +168,20 @@ class LeeConfig(TrainConfig):
         if not 0 <= self.max_overlap < 1:
             raise ParameterError(f"max_overlap must be in [0, 1), got {self.max_overlap}")
         self._choice("triplets", ("sampled", "batch"))
+        if self.specialised and (not self.masks or self.track_reg):
+            raise ParameterError("specialised networks are trained on their own dimension's triplets only: "
+                                 "they need masks=True and track_reg=False")
 
     @property
     def variant(self) -> str:
-        if not self.masks:
-            return "category"
-        return "disentangled-trackreg" if self.track_reg else "disentangled"
+        """``category``, ``disentangled``, ``disentangled-trackreg`` or ``specialised``, then ``rhythm`` if added."""
+        if self.specialised:
+            name = "specialised"
+        elif not self.masks:
+            name = "category"
+        else:
+            name = "disentangled-trackreg" if self.track_reg else "disentangled"
+        return f"{name}, rhythm" if self.rhythm else name
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Training Lee et al.'s disentangled (or category) similarity network.
+"""Training Lee et al.'s disentangled, category or specialised similarity network.
 
 Per step: ``batch_size`` category triplets, their dimensions drawn uniformly
 (genre, mood, instrument: share a tag of that category; tempo: BPMs within the
@@ -13,6 +13,8 @@ track triplets are added. The best checkpoint maximises the mean per-dimension t
 on fixed triplets of the valid split (whole tracks; sub-dimension distances for
 the disentangled model, full distances for the category model); the learning
 rate is divided by 5 when that score plateaus (the paper uses the validation loss).
+The specialised baseline (one network per dimension) trains with the same masked
+losses: a dimension's loss reaches only its own network.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
 
     seed_everything(config.seed)  # same initial weights for the same seed
     model = LeeModel({"variant": config.variant, "dim": config.dim, "width": config.width,
-                      "masks": config.masks, "n_frames": config.n_frames,
+                      "masks": config.masks, "specialised": config.specialised, "n_frames": config.n_frames,
                       "rhythm": config.rhythm})
     model.vocab = {}
     n = config.n_frames

@@ -76,7 +76,14 @@ class MuslseTrainConfig(TrainConfig):
 
     @property
     def variant(self) -> str:
-        return self.loss
+        """What defines the model: loss and tasks, e.g. ``warp, tag``, then the ensemble size
+        (``3 members``) and the frozen input model (``on <name>``) when used."""
+        parts = [self.loss, self.tasks]
+        if self.members > 1:
+            parts.append(f"{self.members} members")
+        if self.input_model:
+            parts.append(f"on {self.input_model}")
+        return ", ".join(parts)
 
 
 @dataclass

@@ -71,8 +71,12 @@ class MweTrainConfig(TrainConfig):
 
     @property
     def variant(self) -> str:
-        """The supervision used, e.g. ``tag+artist+track``."""
-        return "+".join(k for k in KINDS if getattr(self, f"lambda_{k}") > 0)
+        """What defines the model: the supervision used and the word embedding, e.g.
+        ``tag+artist+track, music-skipgram``, then the encoder if not ``cnn1d`` and ``rhythm`` if added."""
+        parts = ["+".join(k for k in KINDS if getattr(self, f"lambda_{k}") > 0), self.word_embedding]
+        if self.encoder != "cnn1d":
+            parts.append(self.encoder)
+        return ", ".join(parts + (["rhythm"] if self.rhythm else []))
 
 
 @dataclass
@@ -151,7 +155,7 @@ def macro_roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str) -> Run:
     """Model, batches, loss and validation of one MWE run."""
-    from ..audio import evaluation_crops, random_crop
+    from ..audio import random_crop
 
     lambdas = {k: float(getattr(config, f"lambda_{k}")) for k in KINDS if getattr(config, f"lambda_{k}") > 0}
     sizes = {"artist": len(data.artists), "track": len(data.tracks)}
@@ -170,9 +174,7 @@ def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str)
     model.vocab = vocab
     sampler = SeenTagSampler(data.train_tags, data.tags, data.vocab_extra["unseen_tags"])
     negatives_of = ~data.train_tags
-    valid_crops = np.stack([[model.prepare(c) for c in evaluation_crops(m.astype(np.float32), config.n_frames,
-                                                                        model.cfg.n_crops)]
-                            for m in data.valid_mels])
+    valid_crops = np.stack([model.track_inputs(m.astype(np.float32)).numpy() for m in data.valid_mels])
     cache: dict = {}
 
     def word_vectors(device) -> dict:
@@ -191,8 +193,8 @@ def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str)
             artist_pos = data.train_artists[rows]
             artist_neg = (artist_pos + rng.integers(1, max(n_artists, 2), size=len(rows))) % max(n_artists, 1)
             track_neg = (rows + rng.integers(1, max(n_tracks, 2), size=len(rows))) % n_tracks
-            crops = np.stack([model.prepare(random_crop(data.train_mels[r].astype(np.float32), config.n_frames, rng))
-                              for r in rows])
+            mels = [data.train_mels[r].astype(np.float32) for r in rows]
+            crops = np.stack([model.prepare(random_crop(m, config.n_frames, rng), m) for m in mels])
             yield crops, {"tag": (tag_pos, tag_neg, tag_ok), "artist": (artist_pos, artist_neg, None),
                           "track": (rows, track_neg, None)}
 

@@ -1,7 +1,8 @@
 """Training Won et al.'s tag/song triplet network (acoustic, cultural or hybrid branch).
 
 Per step: ``batch_size`` (tag, positive song) pairs from the sampler, one random
-173-frame crop per song, in-batch negatives (songs not carrying the anchor tag)
+173-frame crop per song (cut in ``log1p10``, where zero padding is silence, then
+converted to dB with the track's peak as in :meth:`WonModel.track_inputs`), in-batch negatives (songs not carrying the anchor tag)
 mined by the configured rule, the cosine triplet loss with the tag as anchor.
 The best checkpoint is chosen by macro PR-AUC of the valid split (tag retrieval
 over 8-crop track embeddings, as in the authors' solver).
@@ -18,7 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import DataError
-from ..models.won import WonModel, db_from_log1p10
+from ..models.won import WonModel, db_crops, db_from_log1p10, peak_db
 from ..progress import Progress, silent
 from .config import WonConfig
 from .loop import Run, seed_everything, train
@@ -33,16 +34,17 @@ _NUMERIC_TAG = re.compile(r"[0-9][0-9.,/:-]*(\s*(bpm|hz|khz|%))?")
 class TagData:
     """What training needs, held in memory.
 
-    ``train_specs``/``valid_specs`` are dB-scale mels ``(128, T)``; matrices are
+    ``train_mels``/``valid_mels`` are ``log1p10`` mels ``(128, T)`` (converted to dB per
+    crop, see :func:`core.models.won.db_crops`); matrices are
     binary ``(n_tracks, n_tags)``; ``*_cf`` are taste-profile vectors ``(n_tracks, cf_dim)``
     (required by the cultural and hybrid branches only).
     """
 
     tags: list[str]
     tag_vectors: np.ndarray
-    train_specs: list[np.ndarray]
+    train_mels: list[np.ndarray]
     train_matrix: np.ndarray
-    valid_specs: list[np.ndarray]
+    valid_mels: list[np.ndarray]
     valid_matrix: np.ndarray
     train_cf: np.ndarray | None = None
     valid_cf: np.ndarray | None = None
@@ -50,7 +52,7 @@ class TagData:
 
 
 def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
-    """Tags with a word vector and at least one train track; dB mels of the train and valid splits."""
+    """Tags with a word vector and at least one train track; mels of the train and valid splits."""
     from ..features import FeatureStore
     from ..words import load_word_vectors
 
@@ -76,9 +78,9 @@ def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
     categories = catalog.tag_categories()
     return TagData(
         tags=tags, tag_vectors=vectors.astype(np.float32),
-        train_specs=[db_from_log1p10(store.mel(t)) for t in train_ids],
+        train_mels=[store.mel(t) for t in train_ids],
         train_matrix=catalog.tag_matrix(train_ids, tags) > 0,
-        valid_specs=[db_from_log1p10(store.mel(t)) for t in valid_ids],
+        valid_mels=[store.mel(t) for t in valid_ids],
         valid_matrix=catalog.tag_matrix(valid_ids, tags) > 0,
         vocab_extra={"tag_categories": {t: categories[t] for t in tags}, "skipped_tags": missing,
                      "excluded_tags": excluded},
@@ -118,13 +120,15 @@ def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> R
     sampler = TagTripletSampler(data.train_matrix, config.sampler)
     carries = torch.from_numpy(np.asarray(data.train_matrix, dtype=bool))
     uses_spec, uses_cf = config.branch != "cultural", config.branch != "acoustic"
-    valid_crops = (np.stack([evaluation_crops(s, config.n_frames, 8) for s in data.valid_specs])
+    valid_crops = (np.stack([db_crops(evaluation_crops(m, config.n_frames, 8), m) for m in data.valid_mels])
                    if uses_spec else None)
+    peaks = [peak_db(m) for m in data.train_mels] if uses_spec else None
 
     def batches(rng: np.random.Generator):
         for _ in range(config.steps_per_epoch):
             tags, songs = sampler.sample(config.batch_size, rng)
-            spec = np.stack([random_crop(data.train_specs[s], config.n_frames, rng) for s in songs]) if uses_spec else None
+            spec = (np.stack([db_from_log1p10(random_crop(data.train_mels[s], config.n_frames, rng), peak=peaks[s])
+                              for s in songs]) if uses_spec else None)
             cf = data.train_cf[songs] if uses_cf else None
             yield tags, songs, spec, cf
 
