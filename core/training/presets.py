@@ -91,7 +91,7 @@ SIZE_OVERRIDES: dict[str, dict[str, dict]] = {
     },
     "mwe": {
         "tiny": {"width": 0.125, "epochs": 2, "steps_per_epoch": 5, "batch_size": 16, "optimizer": "adam",
-                 "patience": 2},
+                 "patience": 2, "threads": 1},
         "default": {"width": 0.25, "epochs": 30, "steps_per_epoch": 25, "batch_size": 32, "optimizer": "adam",
                     "patience": 8},
     },
