@@ -60,17 +60,17 @@ def test_crops_convert_like_the_whole_track():
 
 def test_won_training_crops_of_a_short_track_are_padded_with_silence(tmp_path):
     """The trainer's random crops of the short clip equal those of the clip padded with silence."""
-    from core.training import won_trainer
-    from core.training.config import WonConfig
+    from core.training import won as won_training
+    from core.training.config import WonTrainConfig
 
     short, long = _clip_and_padded_mels()
-    config = WonConfig(width=0.0625, batch_size=4, steps_per_epoch=2, epochs=1, device="cpu", threads=1)
+    config = WonTrainConfig(width=0.0625, batch_size=4, steps_per_epoch=2, epochs=1, device="cpu", threads=1)
     batches = []
     for mel in (short, long):
-        data = won_trainer.TagData(tags=["a", "b"], tag_vectors=np.eye(2, 8, dtype=np.float32),
+        data = won_training.TagData(tags=["a", "b"], tag_vectors=np.eye(2, 8, dtype=np.float32),
                                    train_mels=[mel, mel], train_matrix=np.eye(2, dtype=bool),
                                    valid_mels=[mel, mel], valid_matrix=np.eye(2, dtype=bool))
-        run = won_trainer.build_run(data, config, tmp_path / "m", "m")
+        run = won_training.build_run(data, config, tmp_path / "m", "m")
         batches.append([spec for _, _, spec, _ in run.batches(np.random.default_rng(0))])
     for a, b in zip(*batches):
         assert a.shape == (4, 128, CROP) and np.allclose(a, b, atol=1e-4)

@@ -10,7 +10,7 @@ from core.errors import ParameterError, VocabularyError
 from core.models.lee import DIMENSIONS, LeeModel
 from core.models.mfcc_vq import MfccVqModel
 from core.models.won import WonModel, db_from_log1p10
-from core.training.losses import masked_distance
+from core.training.triplet_losses import masked_distance
 
 
 def _mel(frames: int, seed: int = 0) -> np.ndarray:
@@ -123,7 +123,7 @@ def test_mfcc_vq_histogram():
 
 def test_lee_specialised_is_one_network_per_dimension():
     """Lee et al.'s baseline: four networks, each its own unit-length subspace; one model, four named subspaces."""
-    from core.training.losses import masked_triplet_loss
+    from core.training.triplet_losses import masked_triplet_loss
 
     torch.manual_seed(0)
     model = LeeModel({"width": 0.0625, "specialised": True, "variant": "specialised"})

@@ -1,4 +1,4 @@
-"""Muslse (core.models.muslse, core.training.muslse_trainer): scores, norms, ensembles, training, checkpoints."""
+"""Muslse (core.models.muslse, core.training.muslse): scores, norms, ensembles, training, checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from core.errors import ParameterError, VocabularyError
 from core.models.checkpoint import load_model, save_checkpoint
 from core.models.muslse import MuslseModel, ensemble
-from core.training.muslse_trainer import MuslseTrainConfig, precision_at_k
+from core.evaluation.metrics import precision_at_k
+from core.training.config import MuslseTrainConfig
 from core.training.runner import train_model
 from tests.test_mwe_fixtures import synthetic_ws  # noqa: F401  (fixture)
 
@@ -104,11 +105,12 @@ def test_a_trained_cnn_can_be_the_frozen_input(synthetic_ws):  # noqa: F811
         model.set_codebook(np.zeros((12, 39)), np.zeros(39), np.ones(39))
 
 
-def test_precision_at_k():
+def test_precision_at_k_as_the_trainer_validates():
+    """Muslse selects checkpoints by tag P@3 per song: the checked metric, by clip."""
     labels = np.array([[1, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0]], dtype=bool)
     scores = np.array([[0.9, 0.8, 0.1, 0.7], [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]])
     # row 0: top-3 {0, 1, 3} holds 2 positives; row 1 has none (skipped); row 2: top-3 {3, 2, 1} holds 1
-    assert precision_at_k(labels, scores, 3) == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert float(precision_at_k(labels, scores, 3, by="clip")) == pytest.approx((2 / 3 + 1 / 3) / 2)
 
 
 def test_config_validation_and_variant():

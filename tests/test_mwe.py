@@ -1,4 +1,4 @@
-"""MWE audio-word model (core.models.mwe, core.training.mwe_trainer) and the zero-shot split."""
+"""MWE audio-word model (core.models.mwe, core.training.mwe) and the zero-shot split."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from gensim.models import KeyedVectors
 from core.errors import DataError, ParameterError, VocabularyError
 from core.models.checkpoint import load_model, save_checkpoint
 from core.models.mwe import MweModel
-from core.training.mwe_trainer import MweTrainConfig, build_run, load_data
+from core.training.config import MweTrainConfig
+from core.training.mwe import build_run, load_data
 from core.training.runner import train_model
 from core.tag_split import create_tag_split, load_tag_split, split_tags
 from core.training.samplers import SeenTagSampler

@@ -1,4 +1,4 @@
-"""WARP and AUC ranking losses (core.training.warp): rank estimates, gradients, validation."""
+"""WARP and AUC ranking losses (core.training.ranking_losses): rank estimates, gradients, validation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.errors import ParameterError
-from core.training.warp import auc_loss, margin_rank, rank_weight, warp_loss
+from core.training.ranking_losses import auc_loss, margin_rank, rank_weight, warp_loss
 
 
 def one_positive(scores: torch.Tensor, positive: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
