@@ -22,27 +22,28 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.training import lee_trainer, won_trainer  # noqa: E402
-from core.training.config import LeeConfig, WonConfig  # noqa: E402
+from core.training import lee as lee_training, won as won_training  # noqa: E402
+from core.training.config import LeeTrainConfig, WonTrainConfig  # noqa: E402
 from core.training.loop import make_optimizer, pick_device  # noqa: E402
 from core.training.presets import SIZE_OVERRIDES  # noqa: E402
 
 FRAMES = 861  # 20 s at 22,050 Hz, hop 512
 
 
-def _won_data(n: int, rng) -> won_trainer.TagData:
-    specs = [rng.normal(-40, 10, (128, FRAMES)).astype(np.float32) for _ in range(n)]
+def _won_data(n: int, rng) -> won_training.TagData:
+    # -40 dB +- 10 dB noise, in the cached log1p10 scale the trainer reads
+    specs = [np.log10(1 + 10 * 10 ** (rng.normal(-40, 10, (128, FRAMES)) / 10)).astype(np.float32) for _ in range(n)]
     matrix = rng.random((n, 20)) < 0.2
     matrix[np.arange(n), np.arange(n) % 20] = True
-    return won_trainer.TagData([f"tag{i}" for i in range(20)], rng.normal(size=(20, 50)).astype(np.float32),
+    return won_training.TagData([f"tag{i}" for i in range(20)], rng.normal(size=(20, 50)).astype(np.float32),
                                specs, matrix, specs[:4], matrix[:4])
 
 
-def _lee_data(n: int, rng) -> lee_trainer.SimilarityData:
+def _lee_data(n: int, rng) -> lee_training.SimilarityData:
     mels = [rng.random((128, FRAMES)).astype(np.float32) for _ in range(n)]
     labels = {d: [{f"{d}{i % 3}"} for i in range(n)] for d in ("genre", "mood", "instrument")}
     bpm = 80.0 + 10 * (np.arange(n) % 6)
-    return lee_trainer.SimilarityData(mels, labels, bpm, mels[:8], {k: v[:8] for k, v in labels.items()}, bpm[:8])
+    return lee_training.SimilarityData(mels, labels, bpm, mels[:8], {k: v[:8] for k, v in labels.items()}, bpm[:8])
 
 
 def measure(run, steps: int, samples_per_step: int, device: torch.device, mels: list[np.ndarray]) -> tuple[float, float]:
@@ -89,11 +90,11 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"{'model':<6}{'width':<22}{'batch':>6}{'train samples/s':>17}{'embed tracks/s':>16}")
-    for family, cls, data, build in (("won", WonConfig, won_data, won_trainer.build_run),
-                                     ("lee", LeeConfig, lee_data, lee_trainer.build_run)):
+    for family, cls, data, build in (("won", WonTrainConfig, won_data, won_training.build_run),
+                                     ("lee", LeeTrainConfig, lee_data, lee_training.build_run)):
         demo = SIZE_OVERRIDES[family]["default"]
-        demo_label = f"demo {demo['width']}" + (" +rhythm" if demo.get("rhythm") else "")
-        for label, width, rhythm in ((demo_label, demo["width"], demo.get("rhythm", False)),
+        for label, width, rhythm in ((f"demo {demo['width']}", demo["width"], False),
+                                     (f"demo {demo['width']} +rhythm", demo["width"], True),
                                      ("paper 1.0", 1.0, False)):
             batch = (8 if family == "lee" else 16) if args.quick else (32 if family == "lee" else 64)
             extra = {"valid_triplets": 20} if family == "lee" else {}

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.training.warp import auc_loss, warp_loss  # noqa: E402
+from core.training.ranking_losses import auc_loss, warp_loss  # noqa: E402
 
 
 def synthetic(n_songs: int, n_features: int, n_tags: int, device, seed: int = 0):

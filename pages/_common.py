@@ -132,7 +132,8 @@ def model_picker(label: str = "Model", require=None, key: str = "model") -> str 
 # -------------------------------------------------------------------- playback
 def player(track_id: str, window_s: float | None = 3.0, label: str | None = None, full: bool = False,
            key: str = "") -> None:
-    """One audio player: a ``window_s`` excerpt cut server-side (the full clip on demand), or the full clip.
+    """One audio player: a ``window_s`` excerpt cut server-side (the full clip on demand), or the full clip
+    (``full``, or ``window_s`` None: a model without an input window).
 
     The full clip is read only once the visitor turns on its "Full clip" toggle, never on every
     rerun; ``key`` tells apart the toggles of a track shown in several places on one page.
@@ -192,9 +193,8 @@ def picked_engine(label: str = "Model", require=None):
     Returns
     -------
     (model name, Engine, excerpt seconds)
+        The seconds are the model's ``input_seconds`` (None: play whole clips).
     """
-    from core.views.playback import model_window_seconds
-
     name = model_picker(label, require=require)
     if name is None:
         st.stop()
@@ -203,4 +203,4 @@ def picked_engine(label: str = "Model", require=None):
     except TagspaceError as err:
         show_error(err)
         st.stop()
-    return name, eng, model_window_seconds(eng.model.config if eng.model is not None else {})
+    return name, eng, eng.model.input_seconds if eng.model is not None else None

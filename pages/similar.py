@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.engine.queries import mix_and_match, search_tracks, weighted_subspace_search
 from core.errors import TagspaceError
+from core.views.playback import window_caption
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from core.views.weights import weights_from_text, weights_to_text
 from pages._common import clip_upload, picked_engine, player, set_url, show_error, url_value, workspace
@@ -42,7 +43,7 @@ def show_results(result) -> None:
               for c in sim_cols}
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch")
     st.caption(f"{'Bars' if sim_cols else 'Scores'}: similarity of the query and each result in every subspace "
-               f"(why it is close). Excerpts: {window:.1f} s windows, the length the model saw.")
+               f"(why it is close). {window_caption(window)}")
     for hit in result.hits:
         c1, c2 = st.columns([2, 3])
         title = escape_markdown(titles.get(hit.id, hit.id))

@@ -10,7 +10,7 @@ from core.errors import ParameterError, VocabularyError
 from core.models.lee import DIMENSIONS, LeeModel
 from core.models.mfcc_vq import MfccVqModel
 from core.models.won import WonModel, db_from_log1p10
-from core.training.losses import masked_distance
+from core.training.triplet_losses import masked_distance
 
 
 def _mel(frames: int, seed: int = 0) -> np.ndarray:
@@ -119,3 +119,42 @@ def test_mfcc_vq_histogram():
     inputs = model.track_inputs(np.abs(_mel(50)))
     assert tuple(inputs.shape) == (1, 50, 39)
     assert "codebook" in model.state_dict() and model.subspaces() == {"all": slice(0, 4)}
+
+
+def test_lee_specialised_is_one_network_per_dimension():
+    """Lee et al.'s baseline: four networks, each its own unit-length subspace; one model, four named subspaces."""
+    from core.training.triplet_losses import masked_triplet_loss
+
+    torch.manual_seed(0)
+    model = LeeModel({"width": 0.0625, "specialised": True, "variant": "specialised"})
+    assert list(model.subspaces()) == list(DIMENSIONS) and len(model.networks) == 4
+    assert all(net.head.out_channels == 64 for net in model.networks)
+    x = torch.randn(6, 128, 129)
+    emb = model.eval().encode_audio(x)
+    assert emb.shape == (6, 256)
+    for sl in model.subspaces().values():
+        assert torch.allclose(emb[:, sl].norm(dim=1), torch.ones(6), atol=1e-5)
+    # a triplet loss masked to one dimension reaches that dimension's network only
+    model.train()
+    emb = model.encode_audio(x)
+    loss = masked_triplet_loss(emb[:2], emb[2:4], emb[4:], model.masks(torch.tensor([2, 2])), margin=1.0)
+    loss.backward()
+    touched = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters()) for net in model.networks]
+    assert touched == [False, False, True, False]
+    with pytest.raises(ParameterError, match="masks"):
+        LeeModel({"width": 0.0625, "specialised": True, "masks": False})
+
+
+def test_lee_specialised_checkpoint_round_trip(tmp_path):
+    from core.models.checkpoint import load_model, save_checkpoint
+
+    class Ws:
+        models_dir = tmp_path / "models"
+        words_dir = tmp_path / "words"
+
+    model = LeeModel({"width": 0.0625, "specialised": True, "rhythm": True}).eval()
+    save_checkpoint(Ws.models_dir / "s", model, {"train": {}}, {})
+    loaded = load_model(Ws, "s")
+    mel = _mel(129 * 2)
+    assert loaded.subspaces() == model.subspaces()
+    assert np.allclose(loaded.encode_track(mel), model.encode_track(mel), atol=1e-6)

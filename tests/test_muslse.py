@@ -1,4 +1,4 @@
-"""Muslse (core.models.muslse, core.training.muslse_trainer): scores, norms, ensembles, training, checkpoints."""
+"""Muslse (core.models.muslse, core.training.muslse): scores, norms, ensembles, training, checkpoints."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 from core.errors import ParameterError, VocabularyError
 from core.models.checkpoint import load_model, save_checkpoint
 from core.models.muslse import MuslseModel, ensemble
-from core.training.muslse_trainer import MuslseTrainConfig, precision_at_k
+from core.evaluation.metrics import precision_at_k
+from core.training.config import MuslseTrainConfig
 from core.training.runner import train_model
 from tests.test_mwe_fixtures import synthetic_ws  # noqa: F401  (fixture)
 
@@ -97,22 +98,24 @@ def test_a_trained_cnn_can_be_the_frozen_input(synthetic_ws):  # noqa: F811
     assert not any(p.requires_grad for p in model.frontend.parameters())
     mel = np.random.default_rng(0).random((128, 400)).astype(np.float32)
     crops = model.track_inputs(mel)
-    assert crops.shape == (8, 128, 130)
+    assert crops.shape == (8, 128, 130) and model.input_frames == 130  # the frozen CNN's crops
     expected = torch.nn.functional.normalize(cnn.encode_audio(crops), dim=1).mean(dim=0) @ model.song[0]
     assert np.allclose(model.encode_track(mel), expected.detach().numpy(), atol=1e-5)
     with pytest.raises(ParameterError, match="not a codebook"):
         model.set_codebook(np.zeros((12, 39)), np.zeros(39), np.ones(39))
 
 
-def test_precision_at_k():
+def test_precision_at_k_as_the_trainer_validates():
+    """Muslse selects checkpoints by tag P@3 per song: the checked metric, by clip."""
     labels = np.array([[1, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0]], dtype=bool)
     scores = np.array([[0.9, 0.8, 0.1, 0.7], [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]])
     # row 0: top-3 {0, 1, 3} holds 2 positives; row 1 has none (skipped); row 2: top-3 {3, 2, 1} holds 1
-    assert precision_at_k(labels, scores, 3) == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert float(precision_at_k(labels, scores, 3, by="clip")) == pytest.approx((2 / 3 + 1 / 3) / 2)
 
 
 def test_config_validation_and_variant():
-    assert MuslseTrainConfig.from_dict({"loss": "auc"}).variant == "auc"
+    assert MuslseTrainConfig.from_dict({"loss": "auc"}).variant == "auc, tag+artist+similar"
+    assert MuslseTrainConfig.from_dict({"tasks": "tag", "members": 3, "dim": 300}).variant == "warp, tag, 3 members"
     with pytest.raises(ParameterError, match="tasks"):
         MuslseTrainConfig.from_dict({"tasks": "tag+lyrics"})
     with pytest.raises(ParameterError, match="multiple"):
@@ -141,7 +144,7 @@ def test_training_through_the_runner(synthetic_ws, loss):  # noqa: F811
     result = train_model(synthetic_ws, f"muslse-{loss}", "muslse", overrides)
     assert result["best"]["metric"] == "valid_p_at_3" and 0 <= result["best"]["value"] <= 1
     model = load_model(synthetic_ws, f"muslse-{loss}")
-    assert model.variant == loss and model.dim == 8
+    assert model.variant == f"{loss}, tag+artist+similar, 2 members" and model.dim == 8
     assert model.tags.norm(dim=-1).max().item() <= 1.0 + 1e-5  # projected after the last step
     assert set(model.vocab["artists"]) == {"a0", "a1", "a2", "a3"}
     vectors = model.encode_terms(model.text_vocabulary())

@@ -1,4 +1,4 @@
-"""MWE audio-word model (core.models.mwe, core.training.mwe_trainer) and the zero-shot split."""
+"""MWE audio-word model (core.models.mwe, core.training.mwe) and the zero-shot split."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from gensim.models import KeyedVectors
 from core.errors import DataError, ParameterError, VocabularyError
 from core.models.checkpoint import load_model, save_checkpoint
 from core.models.mwe import MweModel
-from core.training.mwe_trainer import MweTrainConfig, build_run, load_data
+from core.training.config import MweTrainConfig
+from core.training.mwe import build_run, load_data
 from core.training.runner import train_model
 from core.tag_split import create_tag_split, load_tag_split, split_tags
 from core.training.samplers import SeenTagSampler
@@ -122,8 +123,10 @@ def test_unseen_tags_never_reach_training(synthetic_ws):  # noqa: F811
 
 
 def test_variants_and_supervision_switches():
-    assert MweTrainConfig().variant == "tag+artist+track"
-    assert MweTrainConfig.from_dict({"lambda_artist": 0}).variant == "tag+track"
+    assert MweTrainConfig().variant == "tag+artist+track, music-skipgram"
+    assert MweTrainConfig.from_dict({"lambda_artist": 0}).variant == "tag+track, music-skipgram"
+    assert MweTrainConfig.from_dict({"word_embedding": "glove-6b-50d", "rhythm": True}).variant == \
+        "tag+artist+track, glove-6b-50d, rhythm"
     with pytest.raises(ParameterError, match="at least one"):
         MweTrainConfig.from_dict({"lambda_tag": 0, "lambda_artist": 0, "lambda_track": 0})
 
@@ -148,7 +151,7 @@ def test_training_and_checkpoint_round_trip(synthetic_ws):  # noqa: F811
     result = train_model(synthetic_ws, "mwe-test", "mwe", TINY)
     assert result["best"]["metric"] == "valid_seen_roc_auc"
     model = load_model(synthetic_ws, "mwe-test")
-    assert isinstance(model, MweModel) and model.variant == "tag+artist+track"
+    assert isinstance(model, MweModel) and model.variant == "tag+artist+track, music-skipgram"
     split = load_tag_split(synthetic_ws)
     assert not set(split.unseen) & set(model.vocab["tags"])
     words = load_word_vectors(synthetic_ws, "music-skipgram")

@@ -9,48 +9,52 @@ import pytest
 import torch
 
 from core.errors import CheckpointError, ParameterError
-from core.training import lee_trainer, won_trainer
-from core.training.config import LeeConfig, WonConfig
+from core.training import lee as lee_training, won as won_training
+from core.training.runner import fit_data
+from core.training.config import LeeTrainConfig, WonTrainConfig
 from core.training.loop import STATE_FILE, train
 
 
 def _tag_data(n_train=48, n_valid=12, frames=200, seed=0):
-    """Three tags, each lighting one band of the mel: a song's tag is visible in its spectrum."""
+    """Three tags, each lighting one band of the mel: a song's tag is visible in its spectrum.
+
+    Drawn in dB (-40 dB noise, +25 dB bands) and stored as the cached ``log1p10`` scale.
+    """
     rng = np.random.default_rng(seed)
 
     def split(n):
         tags = np.arange(n) % 3
-        specs = []
+        mels = []
         for t in tags:
             spec = rng.normal(-40, 3, (128, frames)).astype(np.float32)
             spec[20 + 35 * t:40 + 35 * t] += 25
-            specs.append(spec)
-        return specs, np.eye(3, dtype=bool)[tags]
+            mels.append(np.log10(1 + 10 * 10 ** (spec / 10)).astype(np.float32))
+        return mels, np.eye(3, dtype=bool)[tags]
 
-    train_specs, train_matrix = split(n_train)
-    valid_specs, valid_matrix = split(n_valid)
-    return won_trainer.TagData(tags=["low", "mid", "high"], tag_vectors=rng.normal(size=(3, 8)).astype(np.float32),
-                               train_specs=train_specs, train_matrix=train_matrix,
-                               valid_specs=valid_specs, valid_matrix=valid_matrix)
+    train_mels, train_matrix = split(n_train)
+    valid_mels, valid_matrix = split(n_valid)
+    return won_training.TagData(tags=["low", "mid", "high"], tag_vectors=rng.normal(size=(3, 8)).astype(np.float32),
+                               train_mels=train_mels, train_matrix=train_matrix,
+                               valid_mels=valid_mels, valid_matrix=valid_matrix)
 
 
 WON_FAST = dict(width=0.0625, batch_size=16, steps_per_epoch=6, epochs=3, lr=3e-3, patience=10, device="cpu", threads=1)
 
 
 def test_won_learns_synthetic_tags(tmp_path):
-    result = won_trainer.fit_data(_tag_data(), WonConfig(**WON_FAST), tmp_path / "won", "won")
+    result = fit_data(_tag_data(), WonTrainConfig(**WON_FAST), tmp_path / "won", "won")
     losses = [h["loss"] for h in result["history"]]
     assert losses[-1] < losses[0]
     assert result["best"]["value"] > 0.7  # chance is about 0.33 macro PR-AUC
     config = json.loads((tmp_path / "won" / "config.json").read_text())
-    assert config["variant"] == "acoustic-balanced" and config["best"]["metric"] == "valid_pr_auc"
+    assert config["variant"] == "acoustic-balanced, glove-6b-50d" and config["best"]["metric"] == "valid_pr_auc"
     assert not (tmp_path / "won" / STATE_FILE).exists()
 
 
 @pytest.mark.parametrize("negatives", ["cosine-weighted", "distance-weighted"])
 def test_won_weighted_negatives_train(tmp_path, negatives):
-    config = WonConfig(**{**WON_FAST, "epochs": 1, "sampler": "random", "negatives": negatives})
-    result = won_trainer.fit_data(_tag_data(), config, tmp_path / "w", "w")
+    config = WonTrainConfig(**{**WON_FAST, "epochs": 1, "sampler": "random", "negatives": negatives})
+    result = fit_data(_tag_data(), config, tmp_path / "w", "w")
     assert np.isfinite(result["history"][0]["loss"])
     assert json.loads((tmp_path / "w" / "config.json").read_text())["variant"].startswith("acoustic-random-")
 
@@ -60,8 +64,8 @@ def test_won_hybrid_branch_trains(tmp_path):
     rng = np.random.default_rng(1)
     data.train_cf = rng.normal(size=(24, 200)).astype(np.float32)
     data.valid_cf = rng.normal(size=(6, 200)).astype(np.float32)
-    config = WonConfig(**{**WON_FAST, "epochs": 1, "steps_per_epoch": 3, "branch": "hybrid"})
-    result = won_trainer.fit_data(data, config, tmp_path / "h", "h")
+    config = WonTrainConfig(**{**WON_FAST, "epochs": 1, "steps_per_epoch": 3, "branch": "hybrid"})
+    result = fit_data(data, config, tmp_path / "h", "h")
     assert np.isfinite(result["history"][0]["loss"])
 
 
@@ -81,11 +85,11 @@ def _interrupt_at_validation(run, n: int):
 
 
 def test_resume_matches_uninterrupted_run(tmp_path):
-    data, config = _tag_data(), WonConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 4})
-    straight = won_trainer.fit_data(data, config, tmp_path / "a", "a")
-    _interrupt_at_validation(won_trainer.build_run(data, config, tmp_path / "b", "b"), 2)
+    data, config = _tag_data(), WonTrainConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 4})
+    straight = fit_data(data, config, tmp_path / "a", "a")
+    _interrupt_at_validation(won_training.build_run(data, config, tmp_path / "b", "b"), 2)
     assert (tmp_path / "b" / STATE_FILE).exists()  # one epoch done, resumable
-    resumed = won_trainer.fit_data(data, config, tmp_path / "b", "b", resume=True)
+    resumed = fit_data(data, config, tmp_path / "b", "b", resume=True)
     assert [h["loss"] for h in resumed["history"]] == pytest.approx([h["loss"] for h in straight["history"]], rel=1e-5)
     a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
@@ -93,15 +97,15 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
 
 def test_resume_refuses_a_different_config(tmp_path):
-    data, config = _tag_data(), WonConfig(**{**WON_FAST, "epochs": 2, "steps_per_epoch": 2})
-    _interrupt_at_validation(won_trainer.build_run(data, config, tmp_path / "c", "c"), 2)
+    data, config = _tag_data(), WonTrainConfig(**{**WON_FAST, "epochs": 2, "steps_per_epoch": 2})
+    _interrupt_at_validation(won_training.build_run(data, config, tmp_path / "c", "c"), 2)
     with pytest.raises(CheckpointError, match="lr"):
-        won_trainer.fit_data(data, config.replace(lr=1e-2), tmp_path / "c", "c", resume=True)
+        fit_data(data, config.replace(lr=1e-2), tmp_path / "c", "c", resume=True)
 
 
 def test_early_stopping(tmp_path):
-    config = WonConfig(**{**WON_FAST, "epochs": 10, "steps_per_epoch": 1, "patience": 2})
-    run = won_trainer.build_run(_tag_data(), config, tmp_path / "e", "e")
+    config = WonTrainConfig(**{**WON_FAST, "epochs": 10, "steps_per_epoch": 1, "patience": 2})
+    run = won_training.build_run(_tag_data(), config, tmp_path / "e", "e")
     run.validate = lambda model, device: 0.5  # never improves after the first epoch
     result = train(run)
     assert result["stopped_early"] and result["epochs"] == 3 and result["best"]["epoch"] == 1
@@ -109,12 +113,12 @@ def test_early_stopping(tmp_path):
 
 def test_config_rejects_unknown_and_bad_values():
     with pytest.raises(ParameterError, match="unknown"):
-        WonConfig.from_dict({"sampler": "balanced", "lerning_rate": 1})
+        WonTrainConfig.from_dict({"sampler": "balanced", "lerning_rate": 1})
     with pytest.raises(ParameterError, match="negatives"):
-        WonConfig.from_dict({"negatives": "weighted"})
+        WonTrainConfig.from_dict({"negatives": "weighted"})
     with pytest.raises(ParameterError):
-        LeeConfig.from_dict({"max_overlap": 1.5})
-    assert LeeConfig.from_dict({"masks": False}).variant == "category"
+        LeeTrainConfig.from_dict({"max_overlap": 1.5})
+    assert LeeTrainConfig.from_dict({"masks": False}).variant == "category"
 
 
 def _similarity_data(n_train=20, n_valid=12, frames=260, seed=0):
@@ -137,14 +141,14 @@ def _similarity_data(n_train=20, n_valid=12, frames=260, seed=0):
 
     tm, tl, tb = split(n_train)
     vm, vl, vb = split(n_valid)
-    return lee_trainer.SimilarityData(tm, tl, tb, vm, vl, vb)
+    return lee_training.SimilarityData(tm, tl, tb, vm, vl, vb)
 
 
 @pytest.mark.parametrize("variant", [{"masks": True, "track_reg": True}, {"masks": False}])
 def test_lee_learns_synthetic_similarity(tmp_path, variant):
-    config = LeeConfig(width=0.0625, batch_size=12, steps_per_epoch=6, epochs=3, lr=3e-3, valid_triplets=60,
+    config = LeeTrainConfig(width=0.0625, batch_size=12, steps_per_epoch=6, epochs=3, lr=3e-3, valid_triplets=60,
                        device="cpu", threads=1, **variant)
-    result = lee_trainer.fit_data(_similarity_data(), config, tmp_path / "lee", "lee")
+    result = fit_data(_similarity_data(), config, tmp_path / "lee", "lee")
     losses = [h["loss"] for h in result["history"]]
     assert losses[-1] < losses[0]
     assert result["best"]["value"] > 0.5
@@ -152,9 +156,34 @@ def test_lee_learns_synthetic_similarity(tmp_path, variant):
     assert saved["family"] == "lee" and saved["variant"] == config.variant
 
 
+def test_lee_specialised_networks_learn_only_from_their_dimension(tmp_path):
+    """The specialised baseline trains on the category triplets: with genre the only labelled dimension
+    (no tempo, no mood or instrument tags) only the genre network moves."""
+    import dataclasses
+
+    data = _similarity_data()
+    data = dataclasses.replace(data, train_bpm=np.full_like(data.train_bpm, np.nan),
+                               valid_bpm=np.full_like(data.valid_bpm, np.nan))
+    config = LeeTrainConfig.from_dict({"width": 0.0625, "batch_size": 12, "steps_per_epoch": 3, "epochs": 1,
+                                  "lr": 3e-3, "valid_triplets": 30, "device": "cpu", "threads": 1,
+                                  "specialised": True, "triplets": "batch"})
+    run = lee_training.build_run(data, config, tmp_path / "s", "s")
+    before = [{k: v.detach().clone() for k, v in net.named_parameters()} for net in run.model.networks]
+    result = train(run)
+    # learned weights only (BatchNorm running statistics follow every forward pass)
+    moved = [any(not torch.equal(v, dict(net.named_parameters())[k]) for k, v in old.items())
+             for old, net in zip(before, run.model.networks)]
+    assert moved == [True, False, False, False]
+    assert result["best"]["value"] is not None
+    saved = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert saved["variant"] == "specialised" and saved["model"]["specialised"] is True
+    with pytest.raises(ParameterError, match="track_reg"):
+        LeeTrainConfig.from_dict({"specialised": True, "track_reg": True})
+
+
 def test_unvalidatable_run_keeps_latest_weights(tmp_path):
-    config = WonConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 1, "patience": 1})
-    run = won_trainer.build_run(_tag_data(), config, tmp_path / "n", "n")
+    config = WonTrainConfig(**{**WON_FAST, "epochs": 3, "steps_per_epoch": 1, "patience": 1})
+    run = won_training.build_run(_tag_data(), config, tmp_path / "n", "n")
     run.validate = lambda model, device: float("nan")
     result = train(run)
     assert not result["stopped_early"] and result["epochs"] == 3
@@ -163,28 +192,60 @@ def test_unvalidatable_run_keeps_latest_weights(tmp_path):
 
 
 def test_demo_presets_resolve_to_valid_configs():
-    from core.training.config import MfccVqConfig
+    from core.training.config import MfccVqTrainConfig
     from core.training.demo import DEMO_MODELS
     from core.training.presets import resolve
-    from core.training.runner import FAMILY_TRAINERS
+    from core.families import FAMILIES
 
-    classes = {"won": WonConfig, "lee": LeeConfig, "mfcc_vq": MfccVqConfig}
+    classes = {"won": WonTrainConfig, "lee": LeeTrainConfig, "mfcc_vq": MfccVqTrainConfig}
     variants = set()
     for name in DEMO_MODELS:
         for size in ("tiny", "default", "paper"):
             family, overrides = resolve(name, size)
-            assert family in FAMILY_TRAINERS
+            assert family in FAMILIES
             if family in classes:
                 config = classes[family].from_dict(overrides)
                 variants.add((family, config.variant, getattr(config, "word_embedding", None)))
-    assert {("won", "acoustic-random", "glove-6b-50d"), ("won", "acoustic-balanced", "glove-6b-50d"),
-            ("won", "acoustic-balanced-weighted", "glove-6b-50d"),
-            ("won", "acoustic-balanced-weighted", "music-skipgram"),
-            ("lee", "disentangled", None), ("lee", "disentangled-trackreg", None), ("lee", "category", None)} <= variants
+    assert {("won", "acoustic-random, glove-6b-50d", "glove-6b-50d"),
+            ("won", "acoustic-balanced, glove-6b-50d", "glove-6b-50d"),
+            ("won", "acoustic-balanced-weighted, glove-6b-50d", "glove-6b-50d"),
+            ("won", "acoustic-balanced-weighted, music-skipgram", "music-skipgram"),
+            ("won", "acoustic-balanced-weighted, glove-6b-50d, rhythm", "glove-6b-50d"),
+            ("lee", "disentangled", None), ("lee", "disentangled-trackreg", None), ("lee", "category", None),
+            ("lee", "specialised", None), ("lee", "disentangled, rhythm", None)} <= variants
     assert resolve("won-random", "paper")[1] == {"sampler": "random"}  # paper size: the config defaults
-    # the rhythm branch (not in the papers) is a demo-size choice, never a paper-size one
-    for name in ("won-random", "lee-disentangled", "mwe-tag+artist+track"):
-        assert resolve(name, "default")[1]["rhythm"] is True and "rhythm" not in resolve(name, "paper")[1]
+    # the papers' networks under the papers' names at every size; the rhythm branch (not in the
+    # papers) only in the presets named for it, at every size
+    for size in ("tiny", "default", "paper"):
+        for name in ("won-random", "won-balanced-weighted", "lee-disentangled", "lee-specialised",
+                     "mwe-tag+artist+track"):
+            assert "rhythm" not in resolve(name, size)[1]
+        for name in ("won-balanced-weighted", "lee-disentangled", "mwe-tag+artist+track"):
+            assert f"{name}-rhythm" in DEMO_MODELS and name in DEMO_MODELS
+            # the same budget and settings, plus the branch
+            assert resolve(f"{name}-rhythm", size)[1] == {**resolve(name, size)[1], "rhythm": True}
+
+
+def test_every_preset_variant_is_unique_and_names_what_differs():
+    from core.training.config import MfccVqTrainConfig, MuslseTrainConfig, MweTrainConfig
+    from core.training.presets import PRESETS, SIZES, resolve
+
+    classes = {"won": WonTrainConfig, "lee": LeeTrainConfig, "mfcc_vq": MfccVqTrainConfig, "muslse": MuslseTrainConfig,
+               "mwe": MweTrainConfig}
+    for size in SIZES:
+        variants = {}
+        for name in PRESETS:
+            family, overrides = resolve(name, size)
+            variants[name] = classes[family].from_dict(overrides).variant
+        assert len(set(variants.values())) == len(variants), (size, variants)
+    default = {name: classes[resolve(name, "default")[0]].from_dict(resolve(name, "default")[1]).variant
+               for name in PRESETS}
+    # the two presets that differed only in their word embedding now say which one they use
+    assert "glove-6b-50d" in default["won-balanced-weighted"] and "music-skipgram" in default[
+        "won-balanced-weighted-musical"]
+    assert "glove-6b-50d" in default["mwe-tag+artist+track-glove"] and "music-skipgram" in default[
+        "mwe-tag+artist+track"]
+    assert default["muslse-warp"] != default["muslse-warp-multitask"] != default["muslse-warp-ensemble"]
 
 
 def test_non_preset_models_get_their_family_budget():

@@ -11,7 +11,7 @@ from core.errors import DataError, ParameterError
 from core.health import workspace_problems
 from core.summary import headline_metrics, track_table
 from core.views.map import map_figure, map_points, selected_ids, split_selection, track_labels
-from core.views.playback import excerpt_window, model_window_seconds
+from core.views.playback import excerpt_window, window_caption
 from core.views.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query_text, code_span, escape_markdown
 from core.views.uploads import check_upload
 from core.views.weights import weights_from_text, weights_to_text
@@ -76,8 +76,27 @@ def test_excerpt_window():
     assert excerpt_window(2.0, 3.0) == (0.0, 2.0)
     with pytest.raises(ParameterError):
         excerpt_window(0.0, 3.0)
-    assert model_window_seconds({"chunk_frames": 173}) == pytest.approx(4.017, abs=1e-3)
-    assert model_window_seconds({}) == 3.0
+    assert window_caption(4.017) == "Excerpts: 4.0 s windows, the length the model saw."
+    assert "whole" in window_caption(None)  # bag-of-frames models have no window
+
+
+def test_playback_window_is_each_models_input_length(tiny_workspace):
+    """The window the pages play is the input length of each family's model as the demo presets train it."""
+    from core.models.checkpoint import load_model
+
+    mel = np.random.default_rng(0).random((128, 1000)).astype(np.float32)
+    frames = {}
+    for name in tiny_workspace.model_names():
+        model = load_model(tiny_workspace, name)
+        frames.setdefault(model.family, set()).add(model.input_frames)
+        if model.input_frames is None:  # a whole track is one input
+            assert model.input_seconds is None and model.track_inputs(mel).shape[0] == 1
+        else:
+            assert model.track_inputs(mel).shape[-1] == model.input_frames
+            assert model.input_seconds == pytest.approx(model.input_frames * 512 / 22050, abs=1e-3)
+    assert frames == {"won": {173}, "lee": {129}, "mwe": {130}, "mfcc_vq": {None}, "muslse": {None}}
+    won = load_model(tiny_workspace, "won-balanced-weighted")
+    assert won.input_seconds == pytest.approx(4.017, abs=1e-3)  # Won's 4 s crops, not 3 s
 
 
 def test_check_upload():

@@ -1,4 +1,4 @@
-"""WARP and AUC ranking losses (core.training.warp): rank estimates, gradients, validation."""
+"""WARP and AUC ranking losses (core.training.ranking_losses): rank estimates, gradients, validation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.errors import ParameterError
-from core.training.warp import auc_loss, margin_rank, rank_weight, sample_negatives, warp_loss
+from core.training.ranking_losses import auc_loss, margin_rank, rank_weight, warp_loss
 
 
 def one_positive(scores: torch.Tensor, positive: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,8 +57,9 @@ def test_no_violator_gives_no_loss_and_no_gradient():
     assert torch.count_nonzero(scores.grad) == 0
 
 
-def test_expected_draws_match_the_geometric_law():
-    # with r violators among n negatives, draws until the first violator are geometric: E[N] = n / r
+def test_expected_draws_match_sampling_without_replacement():
+    # r violators among n negatives drawn in random order: the first violator comes at draw N with
+    # E[N] = (n + 1) / (r + 1) (distinct draws; the paper's draws with replacement give n / r)
     n_rows, n_labels, n_violators = 4000, 21, 5
     scores = torch.full((n_rows, n_labels), -10.0)
     scores[:, 0] = 0.0
@@ -67,10 +68,41 @@ def test_expected_draws_match_the_geometric_law():
     torch.manual_seed(0)
     _, info = warp_loss(scores, pos, mask, max_draws=500, return_details=True)
     mean_draws = info["n_draws"].float().mean().item()
-    assert mean_draws == pytest.approx((n_labels - 1) / n_violators, rel=0.06)
+    assert mean_draws == pytest.approx(n_labels / (n_violators + 1), rel=0.06)
     # and the estimate is the paper's floor((Y - 1) / N) for every row
     assert torch.equal(info["rank"], torch.clamp((n_labels - 1) // info["n_draws"], min=1))
     assert margin_rank(scores, pos, mask)[0].item() == n_violators
+
+
+def test_draws_stop_at_the_number_of_negatives_and_no_violator_means_no_update():
+    """Known ranks: one violator among 8 negatives (rank 1), and none (rank 0); max_draws far above 8.
+
+    Weston et al.'s Algorithm 1 stops at N >= Y - 1: every row with a violator finds it within
+    8 draws (never a draw past the negatives), and a row without one stops after seeing all 8.
+    """
+    n_rows, n_negatives = 2000, 8
+    scores = torch.full((n_rows, n_negatives + 1), -5.0)
+    scores[:, 0] = 0.0
+    scores[: n_rows // 2, 1] = 0.5  # first half: exactly one negative inside the margin
+    scores.requires_grad_(True)
+    pos, mask = one_positive(scores.detach(), [0] * n_rows)
+    assert margin_rank(scores.detach(), pos, mask)[:2].tolist() == [1, 1]
+    assert margin_rank(scores.detach(), pos, mask)[-1].item() == 0
+    torch.manual_seed(0)
+    loss, info = warp_loss(scores, pos, mask, max_draws=100, return_details=True)
+    ranked, unranked = slice(0, n_rows // 2), slice(n_rows // 2, n_rows)
+    assert (info["violator"][ranked] == 1).all() and (info["violator"][unranked] == -1).all()
+    assert int(info["n_draws"][ranked].max()) <= n_negatives and (info["n_draws"][unranked] == n_negatives).all()
+    # the violator's position is uniform over 1..8: mean 4.5
+    assert info["n_draws"][ranked].float().mean().item() == pytest.approx((n_negatives + 1) / 2, rel=0.05)
+    assert torch.equal(info["rank"][ranked], n_negatives // info["n_draws"][ranked])
+    assert (info["rank"][unranked] == 0).all()
+    loss.backward()
+    assert torch.count_nonzero(scores.grad[unranked]) == 0  # no update without a violator
+    assert (scores.grad[ranked, 1] > 0).all()
+    # a cap below the number of negatives still bounds the draws
+    _, capped = warp_loss(scores.detach(), pos, mask, max_draws=3, return_details=True)
+    assert int(capped["n_draws"].max()) == 3 and (capped["n_draws"][unranked] == 3).all()
 
 
 def test_gradient_flows_only_through_the_positive_and_first_violator():
@@ -97,10 +129,15 @@ def test_gradient_flows_only_through_the_positive_and_first_violator():
 def test_negatives_never_include_positives():
     mask = torch.zeros(3, 8, dtype=torch.bool)
     mask[:, :6] = True
-    draws = sample_negatives(mask, 200)
-    assert set(draws.unique().tolist()) <= {6, 7}
+    scores = torch.zeros(3, 8)  # every label inside the margin: positives would violate if drawn
+    pos = torch.tensor([0, 1, 2])
+    for seed in range(50):
+        _, info = warp_loss(scores, pos, mask, max_draws=200, generator=torch.Generator().manual_seed(seed),
+                            return_details=True)
+        assert set(info["violator"].tolist()) <= {6, 7}
+    assert info["rank"].tolist() == [2, 2, 2]  # two negatives, both violating: found at the first draw
     with pytest.raises(ParameterError, match="no negative"):
-        sample_negatives(torch.ones(1, 4, dtype=torch.bool), 3)
+        warp_loss(torch.zeros(1, 4), torch.tensor([0]), torch.ones(1, 4, dtype=torch.bool))
 
 
 def test_auc_loss_is_mean_hinge_over_negatives():

@@ -69,7 +69,7 @@ def test_split_exists_before_the_embedding_and_is_recorded(tmp_path):
 
 
 def test_split_defaults_are_the_mwe_trainers():
-    from core.training.mwe_trainer import MweTrainConfig
+    from core.training.config import MweTrainConfig
 
     config = MweTrainConfig()
     params = inspect.signature(ensure_tag_split).parameters

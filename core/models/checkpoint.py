@@ -18,21 +18,17 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, DataError, TagspaceError
+from ..families import model_class
+from ..fileio import read_json, write_atomic, write_json
 from ..paths import confined_path
-from .registry import model_class
 
 MODEL_FILE, CONFIG_FILE, VOCAB_FILE = "model.pt", "config.json", "vocab.json"
 
 
 def vocab_digest(vocab: dict) -> str:
-    """Short hash of a vocabulary; ``config.json`` records it to catch a swapped ``vocab.json``."""
+    """Short hash of a vocabulary's content (not of its file's bytes); ``config.json`` records it
+    to catch a ``vocab.json`` that belongs to another checkpoint."""
     return hashlib.sha256(json.dumps(vocab, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)  # never a half-written file
 
 
 def save_checkpoint(model_dir, model, config: dict, vocab: dict) -> Path:
@@ -59,24 +55,15 @@ def save_checkpoint(model_dir, model, config: dict, vocab: dict) -> Path:
         "vocab_digest": vocab_digest(vocab),
     }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _write_atomic(model_dir / MODEL_FILE, lambda p: torch.save(state, p))
-    _write_atomic(model_dir / VOCAB_FILE, lambda p: p.write_text(json.dumps(vocab, indent=1)))
-    _write_atomic(model_dir / CONFIG_FILE, lambda p: p.write_text(json.dumps(full, indent=2, default=str)))
+    write_atomic(model_dir / MODEL_FILE, lambda p: torch.save(state, p))
+    write_json(model_dir / VOCAB_FILE, vocab, indent=1)
+    write_json(model_dir / CONFIG_FILE, full)
     return model_dir
 
 
-def _read_json(path: Path) -> dict:
-    if not path.exists():
-        raise CheckpointError(f"checkpoint file missing: {path}")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path}: invalid JSON ({err})") from err
-
-
 def read_config(model_dir) -> dict:
-    """The ``config.json`` of a model directory."""
-    return _read_json(Path(model_dir) / CONFIG_FILE)
+    """The ``config.json`` of a model directory (:class:`CheckpointError` if missing or invalid)."""
+    return read_json(Path(model_dir) / CONFIG_FILE, CheckpointError)
 
 
 def load_tensors(path) -> dict:
@@ -144,7 +131,7 @@ def load_model(ws, name: str, device: str | torch.device = "cpu"):
         known = ", ".join(ws.model_names()) or "none"
         raise CheckpointError(f"no trained model {name!r} in {ws.models_dir} (trained models: {known})")
     config = read_config(model_dir)
-    vocab = _read_json(model_dir / VOCAB_FILE)
+    vocab = read_json(model_dir / VOCAB_FILE, CheckpointError)
     if config.get("vocab_digest") and config["vocab_digest"] != vocab_digest(vocab):
         raise CheckpointError(f"{model_dir / VOCAB_FILE} does not belong to this checkpoint (vocabulary changed)")
     model_config = config.get("model")
@@ -171,7 +158,7 @@ def _check_word_embedding(ws, name: str, model_config: dict) -> None:
     meta = Path(ws.words_dir) / f"{words}.json" if words else None
     if meta is None or not meta.exists() or "word_dim" not in model_config:
         return
-    dim = _read_json(meta).get("dim")
+    dim = read_json(meta, CheckpointError).get("dim")
     if dim is not None and int(dim) != int(model_config["word_dim"]):
         raise CheckpointError(
             f"model {name!r} expects {model_config['word_dim']}-d word vectors but the workspace's "

@@ -11,12 +11,21 @@ mean 0.2 and std 0.25) to a 256-d L2-normalised embedding:
 The **disentangled** variants split the embedding with four fixed disjoint masks
 (genre 0:64, mood 64:128, instrument 128:192, tempo 192:256); the **category**
 variant is trained on the same triplets without masks and has one ``"all"`` space.
+The **specialised** variant is the paper's "set of specialized networks" baseline:
+four separate networks of the same architecture, one per dimension, each ending in
+its 64-d subspace and L2-normalised on its own, concatenated into one model with
+the same four named subspaces (so the four parts have unit length and the whole
+vector length 2; comparisons normalise it). A masked triplet loss of one dimension
+reaches only that dimension's network, so training on category triplets trains
+each network on its own dimension's triplets only.
 A whole track is the mean embedding of its non-overlapping 3 s windows.
 With ``rhythm`` on, the onset-autocorrelation branch of :mod:`core.models.rhythm`
-is added to the pooled output before normalisation (the demo presets; not the paper).
+is added to the pooled output before normalisation (the ``*-rhythm`` presets; not the paper).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,25 +33,36 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ParameterError
-from .base import EmbeddingModel
+from .base import EmbeddingModel, ModelConfig
 from .rhythm import RhythmBranch
 
 DIMENSIONS = ("genre", "mood", "instrument", "tempo")
-VARIANTS = ("disentangled", "disentangled-trackreg", "category")
+VARIANTS = ("disentangled", "disentangled-trackreg", "category", "specialised")
 STEM_CHANNELS = 64
 #: Per-branch channels of the six stages at width 1.0 (each inception block outputs 4x this).
 STAGE_CHANNELS = (32, 48, 64, 96, 128, 128)
 
-DEFAULT_CONFIG = {
-    "variant": "disentangled",
-    "dim": 256,
-    "width": 1.0,        # channel multiplier; 1.0 is the full network
-    "masks": True,       # fixed disjoint masks (False: the non-disentangled category model)
-    "n_frames": 129,     # 3 s at 22,050 Hz / hop 512
-    "mean": 0.2,         # fixed z-score of the log1p10 mel
-    "std": 0.25,
-    "rhythm": False,     # add the onset-autocorrelation branch (core.models.rhythm); not in the paper
-}
+@dataclass(frozen=True)
+class LeeModelConfig(ModelConfig):
+    """Every knob of the model (training knobs: :class:`core.training.config.LeeTrainConfig`)."""
+
+    variant: str = "disentangled"
+    dim: int = 256
+    width: float = 1.0                  # channel multiplier; 1.0 is the full network
+    masks: bool = True                  # fixed disjoint masks (False: the non-disentangled category model)
+    specialised: bool = False           # one network per dimension (the paper's baseline); needs masks
+    n_frames: int = 129                 # 3 s at 22,050 Hz / hop 512
+    mean: float = 0.2                   # fixed z-score of the log1p10 mel
+    std: float = 0.25
+    rhythm: bool = False                # add the onset-autocorrelation branch (core.models.rhythm); not in the paper
+
+    def validate(self) -> None:
+        if self.masks and int(self.dim) % len(DIMENSIONS):
+            raise ParameterError(f"dim {self.dim} must split into {len(DIMENSIONS)} equal subspaces")
+        if self.specialised and not self.masks:
+            raise ParameterError("specialised networks are one per dimension: they need masks=True")
+        if not 0 < float(self.width) <= 4:
+            raise ParameterError(f"width must be in (0, 4], got {self.width}")
 
 
 class ConvBN(nn.Sequential):
@@ -86,32 +106,24 @@ class Inception(nn.Module):
 
 
 class LeeModel(EmbeddingModel):
-    """Disentangled (or category) similarity network. ``config`` keys: see :data:`DEFAULT_CONFIG`."""
+    """Disentangled, category or specialised similarity network, built from a :class:`LeeModelConfig`."""
 
     family = "lee"
+    config_class = LeeModelConfig
     normalized = True
     has_text = False
 
-    def __init__(self, config: dict):
-        config = {**DEFAULT_CONFIG, **config}
-        if config["masks"] and int(config["dim"]) % len(DIMENSIONS):
-            raise ParameterError(f"dim {config['dim']} must split into {len(DIMENSIONS)} equal subspaces")
-        if not 0 < float(config["width"]) <= 4:
-            raise ParameterError(f"width must be in (0, 4], got {config['width']}")
+    def __init__(self, config: LeeModelConfig | dict):
         super().__init__(config)
-        width = float(config["width"])
-        stem = max(8, round(STEM_CHANNELS * width))
-        self.stem = nn.Sequential(ConvBN(1, stem, 5), nn.MaxPool2d(2))
-        stages, c_in = [], stem
-        for c in STAGE_CHANNELS:
-            c = max(4, round(c * width))
-            naive = NaiveInception(c_in, c)
-            block = Inception(naive.out_channels, c)
-            stages += [naive, block]
-            c_in = block.out_channels
-        self.stages = nn.Sequential(*stages)
-        self.head = nn.Conv2d(c_in, int(config["dim"]), 1)
-        self.rhythm = RhythmBranch(int(config["dim"]), n_frames=int(config["n_frames"])) if config["rhythm"] else None
+        cfg = self.cfg
+        if cfg.specialised:
+            self.networks = nn.ModuleList()
+            for _ in DIMENSIONS:
+                network = nn.Module()
+                _build_network(network, cfg, int(cfg.dim) // len(DIMENSIONS))
+                self.networks.append(network)
+        else:
+            _build_network(self, cfg, int(cfg.dim))
         # fixed 0/1 masks, one row per dimension; not learned and not saved
         self.register_buffer("mask_matrix", self._masks(), persistent=False)
 
@@ -119,10 +131,10 @@ class LeeModel(EmbeddingModel):
         masks = torch.zeros(len(DIMENSIONS), self.dim)
         for i, sl in enumerate(self.subspaces().values()):
             masks[i, sl] = 1.0
-        return masks if self.config["masks"] else torch.ones(len(DIMENSIONS), self.dim)
+        return masks if self.cfg.masks else torch.ones(len(DIMENSIONS), self.dim)
 
     def subspaces(self) -> dict[str, slice]:
-        if not self.config["masks"]:
+        if not self.cfg.masks:
             return {"all": slice(0, self.dim)}
         size = self.dim // len(DIMENSIONS)
         return {name: slice(i * size, (i + 1) * size) for i, name in enumerate(DIMENSIONS)}
@@ -132,20 +144,47 @@ class LeeModel(EmbeddingModel):
         return self.mask_matrix[dimensions]
 
     # ---------------------------------------------------- EmbeddingModel API
+    @property
+    def input_frames(self) -> int:
+        """The window length (129 frames, 3 s)."""
+        return int(self.cfg.n_frames)
+
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
         """Non-overlapping 3 s windows of a ``log1p10`` mel, z-scored: ``(n, 128, 129)``."""
         from ..audio import windows
 
-        crops = np.asarray(windows(mel, int(self.config["n_frames"])), dtype=np.float32)
+        crops = np.asarray(windows(mel, int(self.cfg.n_frames)), dtype=np.float32)
         return torch.as_tensor(self.standardize(crops))
 
     def standardize(self, mel: np.ndarray) -> np.ndarray:
         """The paper's fixed z-score of ``log1p10`` mels."""
-        return (mel - float(self.config["mean"])) / float(self.config["std"])
+        return (mel - float(self.cfg.mean)) / float(self.cfg.std)
 
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
-        out = self.stages(self.stem(inputs.unsqueeze(1)))
-        out = F.relu(self.head(out)).mean(dim=(2, 3))
-        if self.rhythm is not None:
-            out = out + self.rhythm(inputs)
-        return F.normalize(out, dim=1)
+        if self.cfg.specialised:  # each network's part normalised on its own
+            return torch.cat([F.normalize(_run_network(n, inputs), dim=1) for n in self.networks], dim=1)
+        return F.normalize(_run_network(self, inputs), dim=1)
+
+
+def _build_network(module: nn.Module, cfg: LeeModelConfig, out_dim: int) -> None:
+    """Give ``module`` the layers of one network (``stem``, ``stages``, ``head``, ``rhythm``)."""
+    width = float(cfg.width)
+    stem = max(8, round(STEM_CHANNELS * width))
+    module.stem = nn.Sequential(ConvBN(1, stem, 5), nn.MaxPool2d(2))
+    stages, c_in = [], stem
+    for c in STAGE_CHANNELS:
+        c = max(4, round(c * width))
+        naive = NaiveInception(c_in, c)
+        block = Inception(naive.out_channels, c)
+        stages += [naive, block]
+        c_in = block.out_channels
+    module.stages = nn.Sequential(*stages)
+    module.head = nn.Conv2d(c_in, out_dim, 1)
+    module.rhythm = RhythmBranch(out_dim, n_frames=int(cfg.n_frames)) if cfg.rhythm else None
+
+
+def _run_network(module: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """One network's pooled output ``(B, out_dim)`` before normalisation."""
+    out = module.stages(module.stem(inputs.unsqueeze(1)))
+    out = F.relu(module.head(out)).mean(dim=(2, 3))
+    return out if module.rhythm is None else out + module.rhythm(inputs)

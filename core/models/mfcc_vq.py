@@ -9,35 +9,49 @@ histogram, so ``||a - b||^2 = 2 - 2 <a, b>``: ranking by Euclidean distance is
 exactly ranking by inner product, and ``normalized = True`` lets the same
 cosine-based indexes and metrics serve this model. The codebook and the
 standardisation statistics are buffers, so the model saves like any other.
+
+The model has no input window: a track's histogram counts every frame of the
+track, in no order, so "the length the model saw" is the whole track
+(``input_frames`` is None and the app plays whole clips).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from ..errors import ParameterError
-from .base import EmbeddingModel
+from .base import EmbeddingModel, ModelConfig
 
 N_FEATURES = 39  # 13 MFCC + deltas + delta-deltas
 
-DEFAULT_CONFIG = {"variant": "default", "dim": 1024, "n_mfcc": 13}
+@dataclass(frozen=True)
+class MfccVqModelConfig(ModelConfig):
+    """Every knob of the model (training knobs: :class:`core.training.config.MfccVqTrainConfig`)."""
+
+    variant: str = "default"
+    dim: int = 1024                     # codebook size K
+    n_mfcc: int = 13
+
+    def validate(self) -> None:
+        if int(self.dim) < 2:
+            raise ParameterError(f"codebook size must be at least 2, got {self.dim}")
+        if int(self.n_mfcc) * 3 != N_FEATURES:
+            raise ParameterError(f"the baseline uses 13 MFCCs (+ deltas), got n_mfcc={self.n_mfcc}")
 
 
 class MfccVqModel(EmbeddingModel):
-    """Codebook histogram model; ``dim`` is the codebook size K."""
+    """Codebook histogram model, built from a :class:`MfccVqModelConfig`; ``dim`` is the codebook size K."""
 
     family = "mfcc_vq"
+    config_class = MfccVqModelConfig
     normalized = True
     has_text = False
 
-    def __init__(self, config: dict):
-        config = {**DEFAULT_CONFIG, **config}
-        if int(config["dim"]) < 2:
-            raise ParameterError(f"codebook size must be at least 2, got {config['dim']}")
-        if int(config["n_mfcc"]) * 3 != N_FEATURES:
-            raise ParameterError(f"the baseline uses 13 MFCCs (+ deltas), got n_mfcc={config['n_mfcc']}")
+    def __init__(self, config: MfccVqModelConfig | dict):
         super().__init__(config)
         self.register_buffer("codebook", torch.zeros(self.dim, N_FEATURES))
         self.register_buffer("feature_mean", torch.zeros(N_FEATURES))
@@ -56,7 +70,7 @@ class MfccVqModel(EmbeddingModel):
         """All MFCC frames of a track as one bag: ``(1, frames, 39)``."""
         from ..audio import mfcc_from_mel
 
-        mfcc = np.asarray(mfcc_from_mel(mel, n_mfcc=int(self.config["n_mfcc"])), dtype=np.float32)
+        mfcc = np.asarray(mfcc_from_mel(mel, n_mfcc=int(self.cfg.n_mfcc)), dtype=np.float32)
         return torch.as_tensor(mfcc.T[None].copy())
 
     def quantize(self, frames: torch.Tensor) -> torch.Tensor:

@@ -20,23 +20,23 @@ start from different random draws and get separate losses in training.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ParameterError, VocabularyError
-from .base import EmbeddingModel
+from .base import EmbeddingModel, ModelConfig
 from .mfcc_vq import MfccVqModel
 
 #: Prefix marking artist ids among the text vocabulary (tags are plain).
 ARTIST_PREFIX = "artist:"
 
 
-@dataclass
-class MuslseConfig:
-    """Every knob of the model (training knobs live in ``core.training.muslse_trainer``)."""
+@dataclass(frozen=True)
+class MuslseModelConfig(ModelConfig):
+    """Every knob of the model (training knobs: :class:`core.training.config.MuslseTrainConfig`)."""
 
     n_tags: int
     n_artists: int
@@ -46,9 +46,9 @@ class MuslseConfig:
     dim: int = 100              # joint-space dimension, summed over ensemble members
     members: int = 1            # ensemble size; each member has dim // members dimensions
     max_norm: float = 1.0       # C of the norm constraints
-    variant: str = "warp"       # the training loss: warp or auc
+    variant: str = "warp"       # what was trained: loss and tasks (core.training.config.MuslseTrainConfig.variant)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         for name in ("n_tags", "n_artists", "n_features", "dim", "members"):
             if int(getattr(self, name)) < 1:
                 raise ParameterError(f"muslse {name} must be >= 1, got {getattr(self, name)}")
@@ -61,20 +61,20 @@ class MuslseConfig:
 
 
 class MuslseModel(EmbeddingModel):
-    """Linear joint embedding of audio features, tags and artists. See the module docstring.
+    """Linear joint embedding of audio features, tags and artists, built from a :class:`MuslseModelConfig`.
 
     ``vocab`` (``{"tags": [...], "artists": [...]}``, the row order of the tag and
     artist tables) is set by the trainer and by :func:`core.models.checkpoint.load_model`.
     """
 
     family = "muslse"
+    config_class = MuslseModelConfig
     normalized = False
     has_text = True
 
-    def __init__(self, config: dict):
-        cfg = MuslseConfig(**config)
-        super().__init__(asdict(cfg))
-        self.cfg = cfg
+    def __init__(self, config: MuslseModelConfig | dict):
+        super().__init__(config)
+        cfg = self.cfg
         E, m = cfg.members, cfg.dim // cfg.members
         # the paper's initialisation: mean 0, standard deviation 1/sqrt(d)
         self.tags = nn.Parameter(torch.randn(E, cfg.n_tags, m) / m ** 0.5)
@@ -83,7 +83,7 @@ class MuslseModel(EmbeddingModel):
         if cfg.frontend == "bof":  # the MFCC-VQ baseline's codebook
             self.frontend = MfccVqModel({"dim": cfg.n_features})
         else:
-            from .registry import model_class
+            from ..families import model_class
 
             self.frontend = model_class(cfg.frontend)(cfg.frontend_config)
             if self.frontend.dim != cfg.n_features:
@@ -103,6 +103,11 @@ class MuslseModel(EmbeddingModel):
         if self.cfg.frontend != "bof":
             raise ParameterError(f"this muslse model reads {self.cfg.frontend} embeddings, not a codebook")
         self.frontend.set_codebook(centroids, mean, std)
+
+    @property
+    def input_frames(self) -> int | None:
+        """The frontend's: None for codebook histograms (the whole track is one bag), a CNN's crop length."""
+        return self.frontend.input_frames
 
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
         """The frontend's inputs: one bag of MFCC frames ``(1, frames, 39)``, or the CNN's crops."""
@@ -216,4 +221,4 @@ def ensemble(models: list[MuslseModel]) -> MuslseModel:
     return out.to(first.song.device)
 
 
-__all__ = ["ARTIST_PREFIX", "MuslseConfig", "MuslseModel", "ensemble"]
+__all__ = ["ARTIST_PREFIX", "MuslseModel", "MuslseModelConfig", "ensemble"]

@@ -9,8 +9,8 @@ Two encoders meet in a ``dim``-dimensional space compared by cosine:
     [Conv1D(128, k=4) + ReLU + MaxPool(4)] x 3, Conv1D(128, k=2) + ReLU +
     MaxPool(2), Conv1D(dim, k=1), global average pool over time
     ("same" padding, so 130 frames pool to 32, 8, 2, 1);
-  - ``short_chunk``: the short-chunk CNN of :mod:`core.models.won` (dB scale, its
-    own input BatchNorm), ending in ``dim`` channels;
+  - ``short_chunk``: the short-chunk CNN of :mod:`core.models.won` (dB scale made
+    as Won's inputs, its own input BatchNorm), ending in ``dim`` channels;
 
 * the **text** side is one linear map ``Linear(word_dim -> dim)`` over a frozen
   word embedding (unit-length vectors). Any word the embedding holds - a tag
@@ -18,20 +18,20 @@ Two encoders meet in a ``dim``-dimensional space compared by cosine:
   unit vectors, as the MWE demo) - lands in the joint space: that is zero-shot
   tagging and retrieval.
 
-Training (``core.training.mwe_trainer``) pulls the audio towards tag, artist and
+Training (:mod:`core.training.mwe`) pulls the audio towards tag, artist and
 track *prototypes*. Tag prototypes are always projected word vectors; artist and
 track prototypes are projected word vectors when the embedding holds the ids
 (the MWE recipe puts them into the corpus), otherwise rows of the learned tables
 ``artist_table`` / ``track_table`` (``n_artists`` / ``n_tracks`` > 0), which live
 directly in the joint space.
 
-With ``rhythm`` on (the demo presets; not the papers), the onset-autocorrelation
+With ``rhythm`` on (the ``*-rhythm`` presets; not the papers), the onset-autocorrelation
 branch of :mod:`core.models.rhythm` is added to the audio encoder's output.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -39,15 +39,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ParameterError, VocabularyError
-from .base import EmbeddingModel
+from .base import EmbeddingModel, ModelConfig
 from .rhythm import RhythmBranch
 
 ENCODERS = ("cnn1d", "short_chunk")
 
 
-@dataclass
-class MweConfig:
-    """Every knob of the model (training knobs live in ``core.training.mwe_trainer``)."""
+@dataclass(frozen=True)
+class MweModelConfig(ModelConfig):
+    """Every knob of the model (training knobs: :class:`core.training.config.MweTrainConfig`)."""
 
     word_dim: int                       # dimension of the word embedding the text side reads
     word_embedding: str | None = None   # its workspace name
@@ -62,10 +62,10 @@ class MweConfig:
     n_tags: int = 0                     # rows of the tag_vectors buffer (the seen training tags)
     n_artists: int = 0                  # rows of the learned artist table; 0: artists from word vectors (or unused)
     n_tracks: int = 0                   # rows of the learned track table; 0: tracks from word vectors (or unused)
-    variant: str = "tag+artist+track"   # the supervision used in training
+    variant: str = "tag+artist+track"   # what was trained (core.training.config.MweTrainConfig.variant)
     rhythm: bool = False                # add the onset-autocorrelation branch (core.models.rhythm)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.encoder not in ENCODERS:
             raise ParameterError(f"unknown mwe encoder {self.encoder!r}; use one of {ENCODERS}")
         if self.word_dim < 1 or self.dim < 1 or self.n_frames < 8 or self.n_crops < 1:
@@ -112,20 +112,20 @@ class ShortChunk(nn.Module):
 
 
 class MweModel(EmbeddingModel):
-    """Audio-word joint embedding. ``config``: the fields of :class:`MweConfig`.
+    """Audio-word joint embedding, built from a :class:`MweModelConfig`.
 
     ``vocab`` (``{"tags": seen tags, "artists": [...], "tracks": [...]}``) is set by
     the trainer and by :func:`core.models.checkpoint.load_model`.
     """
 
     family = "mwe"
+    config_class = MweModelConfig
     normalized = True
     has_text = True
 
-    def __init__(self, config: dict):
-        cfg = MweConfig(**config)
-        super().__init__(asdict(cfg))
-        self.cfg = cfg
+    def __init__(self, config: MweModelConfig | dict):
+        super().__init__(config)
+        cfg = self.cfg
         if cfg.encoder == "cnn1d":
             self.audio = Cnn1d(128, max(4, round(128 * cfg.width)), cfg.dim, cfg.batch_norm)
         else:
@@ -139,13 +139,22 @@ class MweModel(EmbeddingModel):
         self.vocab: dict = {}
 
     # ---------------------------------------------------------------- audio
-    def prepare(self, mel: np.ndarray) -> np.ndarray:
-        """The encoder's input scale from a cached ``log1p10`` mel (same shape, float32)."""
-        if self.cfg.encoder == "short_chunk":
-            from .won import db_from_log1p10
+    @property
+    def input_frames(self) -> int:
+        """The crop length (cnn1d: 130 frames, 3 s; short_chunk: 173)."""
+        return self.cfg.n_frames
 
-            return db_from_log1p10(mel)
-        return ((np.asarray(mel, dtype=np.float32) - self.cfg.input_mean) / self.cfg.input_std).astype(np.float32)
+    def prepare(self, crops: np.ndarray, mel: np.ndarray) -> np.ndarray:
+        """The encoder's input scale for ``log1p10`` crops of ``mel`` (same shape, float32).
+
+        ``short_chunk`` reads Won et al.'s dB scale (:func:`core.models.won.db_crops`,
+        clipped relative to the whole track's peak); ``cnn1d`` the z-scored ``log1p10``.
+        """
+        if self.cfg.encoder == "short_chunk":
+            from .won import db_crops
+
+            return db_crops(crops, mel)
+        return ((np.asarray(crops, dtype=np.float32) - self.cfg.input_mean) / self.cfg.input_std).astype(np.float32)
 
     def track_inputs(self, mel: np.ndarray) -> torch.Tensor:
         """``n_crops`` evenly spaced crops, ``(n_crops, 128, n_frames)``."""
@@ -153,7 +162,7 @@ class MweModel(EmbeddingModel):
 
         # crop before scaling: zero padding is silence in log1p10, the scale maps it like any frame
         crops = evaluation_crops(mel, self.cfg.n_frames, self.cfg.n_crops)
-        return torch.as_tensor(np.stack([self.prepare(c) for c in crops]))
+        return torch.as_tensor(self.prepare(crops, mel))
 
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
         out = self.audio(inputs)
@@ -229,4 +238,4 @@ class MweModel(EmbeddingModel):
         return self.encode_word_vectors(word_vectors)
 
 
-__all__ = ["ENCODERS", "Cnn1d", "MweConfig", "MweModel", "ShortChunk"]
+__all__ = ["ENCODERS", "Cnn1d", "MweModel", "MweModelConfig", "ShortChunk"]

@@ -15,8 +15,8 @@ crop, with no learned parameters:
 and a learned MLP (Linear -> BatchNorm -> ReLU -> Linear) maps the ``max_lag``
 autocorrelation values into the encoder's output space, where they are *added*
 to the CNN's pooled output. With the branch off (every family's default, the
-papers' networks) nothing changes; the demo presets switch it on and record it
-in the checkpoint config as ``rhythm: true``.
+papers' networks) nothing changes; the ``*-rhythm`` presets switch it on and record
+it in the checkpoint config as ``rhythm: true``.
 
 At 22,050 Hz and hop 512 a frame is 23.2 ms, so 96 lags reach 2.23 s (27 bpm):
 one beat at the slowest common tempi, two at 60 bpm.

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from ..errors import DataError, ParameterError
+from ..errors import ParameterError
+from ..families import family_names
+from ..fileio import read_json
 from ..progress import tqdm_progress
 from .presets import PRESETS, SIZES, family_budget, resolve
-from .runner import FAMILY_TRAINERS, train_model
 
 
 def _read_config(path: str | None) -> dict:
     if not path:
         return {}
-    try:
-        values = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"cannot read config {path}: {err}") from err
+    values = read_json(path)
     if not isinstance(values, dict):
         raise ParameterError(f"{path} must hold a JSON object of config fields")
     return values
@@ -42,6 +39,7 @@ def _train(args: argparse.Namespace) -> int:
     if not args.model:
         raise ParameterError("--model is required (a preset name, or any name with --family)")
     from ..cli import open_workspace
+    from .runner import train_model
 
     ws = open_workspace(args)
     size = args.size or ws.manifest.get("demo", {}).get("size", "paper")
@@ -52,7 +50,7 @@ def _train(args: argparse.Namespace) -> int:
     elif args.family:
         family, overrides = args.family, family_budget(args.family, size)
     else:
-        raise ParameterError(f"{args.model!r} is not a preset; give --family ({', '.join(sorted(FAMILY_TRAINERS))})")
+        raise ParameterError(f"{args.model!r} is not a preset; give --family ({', '.join(family_names())})")
     overrides.update(_read_config(args.config))
     result = train_model(ws, args.model, family, overrides, progress=tqdm_progress, resume=args.resume)
     if args.json:
@@ -70,7 +68,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model (Won, Lee, MFCC-VQ, ...)")
     add_workspace_arg(p)
     p.add_argument("--model", help="model name; a preset name selects its family and settings")
-    p.add_argument("--family", choices=sorted(FAMILY_TRAINERS), help="family of a non-preset model")
+    p.add_argument("--family", choices=family_names(), help="family of a non-preset model")
     p.add_argument("--size", choices=SIZES, help="preset scale (default: demo size of the workspace, else paper)")
     p.add_argument("--config", help="JSON file of config fields (applied last)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from train_state.pt")

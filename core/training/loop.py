@@ -28,9 +28,10 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, ParameterError
+from ..fileio import write_atomic, write_json
 from ..models.checkpoint import CONFIG_FILE, MODEL_FILE, load_state_strict, load_tensors, read_config, save_checkpoint
 from ..progress import Progress, silent
-from .config import TrainConfig
+from .config import LoopConfig
 
 STATE_FILE = "train_state.pt"
 #: Config fields that may change when resuming (they do not change what is learned so far).
@@ -48,8 +49,8 @@ class Run:
     model_dir : Path
     model : EmbeddingModel
         With ``model.config["variant"]`` set; its ``state_dict`` is the checkpoint.
-    config : TrainConfig
-        Must have a ``variant`` property.
+    config : LoopConfig
+        The family's ``<Family>TrainConfig`` (has a ``variant``).
     vocab : dict
         Saved as ``vocab.json``.
     batches : callable
@@ -68,7 +69,7 @@ class Run:
     name: str
     model_dir: Path
     model: torch.nn.Module
-    config: TrainConfig
+    config: LoopConfig
     vocab: dict
     batches: Callable[[np.random.Generator], Iterator]
     loss: Callable
@@ -135,7 +136,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, config: LoopConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
@@ -151,7 +152,7 @@ def cosine_factor(step: int, total: int, warmup: int, floor: float) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+def make_scheduler(optimizer: torch.optim.Optimizer, config: LoopConfig):
     """``plateau``: reduce-on-plateau of the validation score (``mode="max"``), at most
     ``max_lr_reductions`` times (stepped per validation). ``cosine``: warm-up then cosine decay
     over ``epochs * steps_per_epoch`` steps (stepped per batch)."""
@@ -165,11 +166,11 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
         min_lr=config.lr * config.lr_factor ** config.max_lr_reductions * 0.999)
 
 
-def _config_json(config: TrainConfig) -> dict:
+def _config_json(config: LoopConfig) -> dict:
     return json.loads(json.dumps(config.to_dict()))
 
 
-def _check_resumable(saved: dict, config: TrainConfig, path: Path) -> None:
+def _check_resumable(saved: dict, config: LoopConfig, path: Path) -> None:
     now = _config_json(config)
     changed = sorted(k for k in set(saved) | set(now) if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if changed:
@@ -287,17 +288,18 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
         history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan,
                         run.metric: score, "lr": lr_now})
         # state first, then the best weights: an interruption in between still leaves a resumable run
-        torch.save({"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                    "scaler": scaler.state_dict(), "counters": dict(counters), "history": history,
-                    "config": json.dumps(_config_json(cfg))}, state_path)
+        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                 "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                 "scaler": scaler.state_dict(), "counters": dict(counters), "history": history,
+                 "config": json.dumps(_config_json(cfg))}
+        write_atomic(state_path, lambda path: torch.save(state, path))
         if improved or not (model_dir / MODEL_FILE).exists():
             save_checkpoint(model_dir, model, checkpoint_config(), run.vocab)
 
     final = read_config(model_dir)
     final.update(history=history, epochs=epoch, stopped_early=counters["stopped_early"], device=str(device))
-    (model_dir / CONFIG_FILE).write_text(json.dumps(final, indent=2, default=str))
+    write_json(model_dir / CONFIG_FILE, final)
     state_path.unlink(missing_ok=True)
     return {"best": final["best"], "epochs": epoch, "stopped_early": counters["stopped_early"],
             "history": history, "device": str(device)}

@@ -1,18 +1,14 @@
-"""Which excerpt to play for a track: the window length the model saw, cut server-side."""
+"""Which excerpt to play for a track: the input length the model saw, cut server-side.
+
+The length comes from the model (:attr:`core.models.base.EmbeddingModel.input_seconds`):
+a Won crop is 173 frames (4.0 s), a Lee window or an MWE crop 3.0 s. Bag-of-frames
+models (MFCC-VQ, Muslse on codebook histograms) have no window: their embedding
+counts every frame of the track, so the whole clip is what they saw and it plays whole.
+"""
 
 from __future__ import annotations
 
-from ..audio.io import SAMPLE_RATE
-from ..audio.mel import HOP_LENGTH
 from ..errors import ParameterError
-
-HOP_SECONDS = HOP_LENGTH / SAMPLE_RATE  # one mel frame
-
-
-def model_window_seconds(model_config: dict) -> float:
-    """Length in seconds of the input window a model was trained on (3 s if unknown)."""
-    frames = model_config.get("chunk_frames") or model_config.get("input_frames")
-    return round(float(frames) * HOP_SECONDS, 3) if frames else 3.0
 
 
 def excerpt_window(duration: float, window: float, where: str = "middle") -> tuple[float, float]:
@@ -32,3 +28,10 @@ def excerpt_window(duration: float, window: float, where: str = "middle") -> tup
     else:
         raise ParameterError(f"unknown excerpt position {where!r}; use 'middle' or 'start'")
     return round(start, 3), round(start + window, 3)
+
+
+def window_caption(window: float | None) -> str:
+    """What the players of a page play, for its caption (``window``: the model's ``input_seconds``)."""
+    if window is None:
+        return "Clips play whole: the model reads a track as one bag of frames, with no window."
+    return f"Excerpts: {window:.1f} s windows, the length the model saw."

@@ -14,11 +14,12 @@ codebook histogram of MFCC frames (the codebook fitted here on train frames), or
 the frozen embedding of a trained model named by ``input_model``.
 
 A random positive label per row is ranked with the WARP loss (sampled rank,
-``max_draws`` cap) or the AUC margin-ranking loss (:mod:`core.training.warp`);
+``max_draws`` cap) or the AUC margin-ranking loss (:mod:`core.training.ranking_losses`);
 an ensemble's members each get their own loss. Norms are kept ``<= max_norm`` by
 projection after every step (done at the start of the next step and before
 validation, which is the same thing: nothing reads the weights in between).
-The best checkpoint is chosen by tag P@3 on the valid split.
+The best checkpoint is chosen by tag P@3 on the valid split
+(:func:`core.evaluation.metrics.precision_at_k` by clip).
 """
 
 from __future__ import annotations
@@ -29,54 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError, ParameterError
+from ..errors import DataError
+from ..evaluation.metrics import precision_at_k
 from ..models.muslse import MuslseModel
 from ..progress import Progress, silent
-from .config import TrainConfig
-from .loop import Run, train
-from .warp import RANK_WEIGHTS, auc_loss, warp_loss
-
-TASKS = ("tag", "artist", "similar")
-
-
-@dataclass
-class MuslseTrainConfig(TrainConfig):
-    """Muslse run. Defaults: the paper where it says (d = 100, margin 1, harmonic L), else the CPU demo's."""
-
-    loss: str = "warp"                    # warp | auc
-    tasks: str = "tag+artist+similar"     # "+"-joined subset of TASKS, one picked at random per step
-    dim: int = 100                        # total over ensemble members
-    members: int = 1                      # ensemble size (the paper: three 100-d models for d = 300)
-    max_norm: float = 1.0                 # C
-    margin: float = 1.0
-    max_draws: int = 100                  # WARP draw cap per row
-    weighting: str = "harmonic"           # harmonic | log
-    n_codes: int = 512                    # codebook size K (the paper: 2,000)
-    frames_per_track: int = 300           # frames per train track for K-means
-    input_model: str = ""                 # a trained model whose (frozen) audio embedding is the input; "": bof
-    similar_min_shared_tags: int = 3
-    optimizer: str = "adam"
-    lr: float = 0.003
-    batch_size: int = 64
-    epochs: int = 30
-    steps_per_epoch: int = 50
-    patience: int = 8
-
-    def validate(self) -> None:
-        super().validate()
-        self._choice("loss", ("warp", "auc"))
-        self._choice("weighting", RANK_WEIGHTS)
-        tasks = self.tasks.split("+")
-        if not tasks or set(tasks) - set(TASKS) or len(set(tasks)) != len(tasks):
-            raise ParameterError(f"tasks must join distinct names of {TASKS} with '+', got {self.tasks!r}")
-        if self.dim % self.members or self.members < 1:
-            raise ParameterError(f"dim {self.dim} must be a multiple of members={self.members}")
-        if self.max_norm <= 0 or self.margin <= 0 or self.max_draws < 1 or self.n_codes < 2:
-            raise ParameterError("max_norm and margin must be > 0, max_draws >= 1 and n_codes >= 2")
-
-    @property
-    def variant(self) -> str:
-        return self.loss
+from .config import MuslseTrainConfig
+from .loop import Run
+from .ranking_losses import auc_loss, warp_loss
+from .runner import Trainer
 
 
 @dataclass
@@ -137,13 +98,6 @@ def load_data(ws, config: MuslseTrainConfig, progress: Progress = silent) -> Mus
         valid_tags=catalog.tag_matrix(valid_ids, tags) > 0, codebook=codebook, frontend=frontend)
 
 
-def precision_at_k(labels: np.ndarray, scores: np.ndarray, k: int = 3) -> float:
-    """Mean over rows with a positive of the share of positives among the ``k`` best-scored columns."""
-    rows = labels.any(axis=1)
-    top = np.argsort(-scores[rows], axis=1)[:, :k]
-    return float(np.take_along_axis(labels[rows], top, axis=1).mean())
-
-
 def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name: str) -> Run:
     """Model, batches, loss and validation of one Muslse run."""
     if data.frontend is None:
@@ -151,9 +105,7 @@ def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name
     else:
         frontend = {"frontend": data.frontend.family, "frontend_config": dict(data.frontend.config),
                     "n_features": data.frontend.dim}
-    model = MuslseModel({"n_tags": len(data.tags), "n_artists": len(data.artists), "dim": config.dim,
-                         "members": config.members, "max_norm": config.max_norm, "variant": config.variant,
-                         **frontend})
+    model = MuslseModel(config.model_config(n_tags=len(data.tags), n_artists=len(data.artists), **frontend))
     if data.frontend is None:
         model.set_codebook(*data.codebook)
     else:
@@ -215,7 +167,7 @@ def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name
         model.project_norms()
         state = on(device)
         scores = model.embed_features(state["features"]["valid"]) @ model.tag_vectors().T
-        return precision_at_k(data.valid_tags, scores.float().cpu().numpy(), 3)
+        return float(precision_at_k(data.valid_tags, scores.float().cpu().numpy(), 3, by="clip"))
 
     vocab = {"tags": list(data.tags), "artists": list(data.artists)}
     return Run(name=name, model_dir=Path(model_dir), model=model, config=config, vocab=vocab,
@@ -223,16 +175,4 @@ def build_run(data: MuslseData, config: MuslseTrainConfig, model_dir: Path, name
                extra={"word_embedding": None, "tasks": tasks})
 
 
-def fit_data(data: MuslseData, config: MuslseTrainConfig, model_dir, name: str, progress: Progress = silent,
-             resume: bool = False) -> dict:
-    """Train on in-memory data; see :func:`core.training.loop.train`."""
-    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
-
-
-def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
-    """Train ``models/<name>/`` of a workspace with :class:`MuslseTrainConfig` defaults updated by ``overrides``."""
-    config = MuslseTrainConfig.from_dict(overrides)
-    return fit_data(load_data(ws, config, progress), config, ws.models_dir / name, name, progress, resume)
-
-
-__all__ = ["MuslseTrainConfig", "MuslseData", "TASKS", "build_run", "fit", "fit_data", "load_data", "precision_at_k"]
+TRAINER = Trainer(MuslseTrainConfig, load_data, build_run=build_run)

@@ -1,7 +1,8 @@
 """Fitting the MFCC-VQ baseline: a K-means codebook over MFCC frames of the train split.
 
 Nothing is learned by gradient descent, so this trainer does not use the shared
-loop; it samples ``frames_per_track`` frames per train track, fits the codebook
+loop (its :class:`~core.training.runner.Trainer` has ``fit``, not ``build_run``):
+it samples ``frames_per_track`` frames per train track, fits the codebook
 (:func:`core.models.bof.fit_codebook`) and records the valid-split triplet
 accuracy (full histograms, Euclidean) as the checkpoint's ``best`` score.
 """
@@ -18,11 +19,12 @@ from ..models.bof import fit_codebook
 from ..models.checkpoint import save_checkpoint
 from ..models.mfcc_vq import MfccVqModel
 from ..progress import Progress, silent
-from .config import MfccVqConfig
-from .lee_trainer import SimilarityData, fixed_triplets, load_data, triplet_accuracies
+from .config import MfccVqTrainConfig
+from .lee import SimilarityData, fixed_triplets, load_data, triplet_accuracies
+from .runner import Trainer
 
 
-def fit_data(data: SimilarityData, config: MfccVqConfig, model_dir, name: str, progress: Progress = silent) -> dict:
+def fit(data: SimilarityData, config: MfccVqTrainConfig, model_dir, name: str, progress: Progress = silent) -> dict:
     """Fit the codebook on ``data.train_mels`` and save ``model_dir``."""
     from ..audio import mfcc_from_mel
 
@@ -37,7 +39,7 @@ def fit_data(data: SimilarityData, config: MfccVqConfig, model_dir, name: str, p
         raise DataError(f"only {len(frames)} MFCC frames for a codebook of {config.n_codes}; "
                         "lower n_codes or raise frames_per_track")
     codebook, mean, std = fit_codebook(frames, config.n_codes, seed=config.seed)
-    model = MfccVqModel({"variant": config.variant, "dim": config.n_codes, "n_mfcc": config.n_mfcc})
+    model = MfccVqModel(config.model_config())
     model.set_codebook(codebook, mean, std)
     model.vocab = {}
 
@@ -50,7 +52,4 @@ def fit_data(data: SimilarityData, config: MfccVqConfig, model_dir, name: str, p
     return {"best": best, "epochs": 1, "stopped_early": False, "history": [], "device": "cpu"}
 
 
-def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
-    """Fit ``models/<name>/`` of a workspace (``resume`` has nothing to resume: fitting is one step)."""
-    config = MfccVqConfig.from_dict(overrides)
-    return fit_data(load_data(ws, progress), config, ws.models_dir / name, name, progress)
+TRAINER = Trainer(MfccVqTrainConfig, load_data, fit=fit)

@@ -11,8 +11,8 @@ Positives are the track's tag / artist / own id; negatives are drawn uniformly
 among the prototypes that are not positive for the track. Tag prototypes are
 projected word vectors; artist and track prototypes too when the word embedding
 holds every training artist (track) id as a token, otherwise learned tables.
-The best checkpoint is chosen by the seen-tag ROC-AUC of the valid split (unseen
-tags take no part in model selection).
+The best checkpoint is chosen by the seen-tag ROC-AUC of the valid split
+(:func:`core.evaluation.metrics.roc_auc_tag`; unseen tags take no part in model selection).
 """
 
 from __future__ import annotations
@@ -25,54 +25,17 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import DataError, ParameterError
-from ..models.mwe import ENCODERS, MweModel
+from ..evaluation.metrics import roc_auc_tag
+from ..models.mwe import MweModel
 from ..progress import Progress, silent
-from .config import TrainConfig
-from .loop import Run, train
-from .losses import cosine_triplet_loss
 from ..tag_split import ensure_tag_split
+from .config import MWE_KINDS, MweTrainConfig
+from .loop import Run
+from .runner import Trainer
 from .samplers import SeenTagSampler
+from .triplet_losses import cosine_triplet_loss
 
-KINDS = ("tag", "artist", "track")
 EVAL_CHUNK = 64  # crops per forward pass when embedding the valid split
-
-
-@dataclass
-class MweTrainConfig(TrainConfig):
-    """MWE run. Defaults: the paper and its precursor code (SGD 1e-3, Nesterov momentum 0.9, wd 1e-6)."""
-
-    word_embedding: str = "music-skipgram"
-    encoder: str = "cnn1d"               # cnn1d (Choi et al.) | short_chunk (Won et al.)
-    width: float = 1.0
-    batch_norm: bool = False             # cnn1d: BatchNorm after each conv
-    rhythm: bool = False                 # onset-autocorrelation branch (core.models.rhythm); not the paper
-    dim: int = 100
-    n_frames: int = 130                  # ~3 s crops (short_chunk: 173)
-    margin: float = 0.4
-    lambda_tag: float = 1 / 3            # 0 switches a supervision off
-    lambda_artist: float = 1 / 3
-    lambda_track: float = 1 / 3
-    unseen_fraction: float = 0.2         # used when the workspace has no tag split yet
-    split_seed: int = 0
-    optimizer: str = "sgd"
-    lr: float = 1e-3
-    weight_decay: float = 1e-6
-    batch_size: int = 64
-
-    def validate(self) -> None:
-        super().validate()
-        self._choice("encoder", ENCODERS)
-        if not any(getattr(self, f"lambda_{k}") > 0 for k in KINDS):
-            raise ParameterError("at least one of lambda_tag, lambda_artist, lambda_track must be > 0")
-        if not self.word_embedding:
-            raise ParameterError("word_embedding must name a word embedding of the workspace")
-        if not 0 < self.unseen_fraction < 1 or self.margin <= 0:
-            raise ParameterError("unseen_fraction must be in (0, 1) and margin > 0")
-
-    @property
-    def variant(self) -> str:
-        """The supervision used, e.g. ``tag+artist+track``."""
-        return "+".join(k for k in KINDS if getattr(self, f"lambda_{k}") > 0)
 
 
 @dataclass
@@ -107,6 +70,7 @@ def load_data(ws, config: MweTrainConfig, progress: Progress = silent) -> MweDat
     """Seen tags and their word vectors, id prototypes, mels of the train and valid splits."""
     from ..features import FeatureStore
     from ..words import load_word_vectors
+    from ..words.unseen_tags import check_no_unseen_tags
 
     catalog = ws.catalog
     train_ids, valid_ids = catalog.train_valid_ids("train an mwe model")
@@ -115,6 +79,7 @@ def load_data(ws, config: MweTrainConfig, progress: Progress = silent) -> MweDat
         raise ParameterError(
             f"the workspace's tag split was made with seed {split.seed} and unseen_fraction "
             f"{split.unseen_fraction}; train with those, or recreate it with core.tag_split.create_tag_split")
+    check_no_unseen_tags(ws, config.word_embedding, split)  # zero-shot means the words never met the unseen tags
     words = load_word_vectors(ws, config.word_embedding)
     trained = catalog.tag_matrix(train_ids, split.seen).sum(axis=0) > 0
     vectors, found, missing = words.vectors_for([t for t, ok in zip(split.seen, trained) if ok])
@@ -139,40 +104,24 @@ def load_data(ws, config: MweTrainConfig, progress: Progress = silent) -> MweDat
                      "prototypes": {k: "words" if v is not None else "table" for k, v in id_vectors.items()}})
 
 
-def macro_roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean ROC-AUC over columns having both positives and negatives (NaN if none)."""
-    from sklearn.metrics import roc_auc_score
-
-    cols = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
-    if not cols:
-        return float("nan")
-    return float(np.mean([roc_auc_score(labels[:, j], scores[:, j]) for j in cols]))
-
-
 def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str) -> Run:
     """Model, batches, loss and validation of one MWE run."""
-    from ..audio import evaluation_crops, random_crop
+    from ..audio import random_crop
 
-    lambdas = {k: float(getattr(config, f"lambda_{k}")) for k in KINDS if getattr(config, f"lambda_{k}") > 0}
+    lambdas = {k: float(getattr(config, f"lambda_{k}")) for k in MWE_KINDS if getattr(config, f"lambda_{k}") > 0}
     sizes = {"artist": len(data.artists), "track": len(data.tracks)}
     for kind in ("artist", "track"):
         if kind in lambdas and sizes[kind] < 2:
             raise DataError(f"{kind} supervision needs at least two training {kind}s, got {sizes[kind]}")
     tables = {k: sizes[k] if k in lambdas and data.id_vectors[k] is None else 0 for k in ("artist", "track")}
-    model = MweModel({
-        "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": data.word_embedding, "dim": config.dim,
-        "encoder": config.encoder, "width": config.width, "batch_norm": config.batch_norm,
-        "n_frames": config.n_frames, "rhythm": config.rhythm,
-        "n_tags": len(data.tags), "n_artists": tables["artist"], "n_tracks": tables["track"],
-        "variant": config.variant})
+    model = MweModel(config.model_config(word_dim=int(data.tag_vectors.shape[1]), word_embedding=data.word_embedding,
+                                         n_tags=len(data.tags), n_artists=tables["artist"], n_tracks=tables["track"]))
     model.tag_vectors.copy_(torch.from_numpy(data.tag_vectors))
     vocab = {"tags": list(data.tags), "artists": list(data.artists), "tracks": list(data.tracks), **data.vocab_extra}
     model.vocab = vocab
     sampler = SeenTagSampler(data.train_tags, data.tags, data.vocab_extra["unseen_tags"])
     negatives_of = ~data.train_tags
-    valid_crops = np.stack([[model.prepare(c) for c in evaluation_crops(m.astype(np.float32), config.n_frames,
-                                                                        model.cfg.n_crops)]
-                            for m in data.valid_mels])
+    valid_crops = np.stack([model.track_inputs(m.astype(np.float32)).numpy() for m in data.valid_mels])
     cache: dict = {}
 
     def word_vectors(device) -> dict:
@@ -191,8 +140,8 @@ def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str)
             artist_pos = data.train_artists[rows]
             artist_neg = (artist_pos + rng.integers(1, max(n_artists, 2), size=len(rows))) % max(n_artists, 1)
             track_neg = (rows + rng.integers(1, max(n_tracks, 2), size=len(rows))) % n_tracks
-            crops = np.stack([model.prepare(random_crop(data.train_mels[r].astype(np.float32), config.n_frames, rng))
-                              for r in rows])
+            mels = [data.train_mels[r].astype(np.float32) for r in rows]
+            crops = np.stack([model.prepare(random_crop(m, config.n_frames, rng), m) for m in mels])
             yield crops, {"tag": (tag_pos, tag_neg, tag_ok), "artist": (artist_pos, artist_neg, None),
                           "track": (rows, track_neg, None)}
 
@@ -215,23 +164,11 @@ def build_run(data: MweData, config: MweTrainConfig, model_dir: Path, name: str)
                          for i in range(0, len(flat), EVAL_CHUNK)])
         tracks = F.normalize(emb.reshape(len(valid_crops), valid_crops.shape[1], -1).mean(dim=1), dim=1)
         tags = F.normalize(model.prototypes("tag").float(), dim=1)
-        return macro_roc_auc(data.valid_tags, (tracks @ tags.T).cpu().numpy())
+        return float(roc_auc_tag(data.valid_tags, (tracks @ tags.T).cpu().numpy()))
 
     return Run(name=name, model_dir=Path(model_dir), model=model, config=config, vocab=vocab,
                batches=batches, loss=loss, validate=validate, metric="valid_seen_roc_auc",
                extra={"word_embedding": data.word_embedding})
 
 
-def fit_data(data: MweData, config: MweTrainConfig, model_dir, name: str, progress: Progress = silent,
-             resume: bool = False) -> dict:
-    """Train on in-memory data; see :func:`core.training.loop.train`."""
-    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
-
-
-def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
-    """Train ``models/<name>/`` of a workspace with :class:`MweTrainConfig` defaults updated by ``overrides``."""
-    config = MweTrainConfig.from_dict(overrides)
-    return fit_data(load_data(ws, config, progress), config, ws.models_dir / name, name, progress, resume)
-
-
-__all__ = ["KINDS", "MweData", "MweTrainConfig", "build_run", "fit", "fit_data", "load_data", "macro_roc_auc"]
+TRAINER = Trainer(MweTrainConfig, load_data, build_run=build_run)

@@ -1,4 +1,4 @@
-"""Training Lee et al.'s disentangled (or category) similarity network.
+"""Training Lee et al.'s disentangled, category or specialised similarity network.
 
 Per step: ``batch_size`` category triplets, their dimensions drawn uniformly
 (genre, mood, instrument: share a tag of that category; tempo: BPMs within the
@@ -13,6 +13,8 @@ track triplets are added. The best checkpoint maximises the mean per-dimension t
 on fixed triplets of the valid split (whole tracks; sub-dimension distances for
 the disentangled model, full distances for the category model); the learning
 rate is divided by 5 when that score plateaus (the paper uses the validation loss).
+The specialised baseline (one network per dimension) trains with the same masked
+losses: a dimension's loss reaches only its own network.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..evaluation.metrics import triplet_accuracy
 from ..models.lee import DIMENSIONS, LeeModel
 from ..progress import Progress, silent
-from .config import LeeConfig
-from .loop import Run, seed_everything, train
-from .losses import masked_distance, masked_triplet_loss
+from .config import LeeTrainConfig, RunConfig
+from .loop import Run, seed_everything
+from .runner import Trainer
 from .samplers import CategoryTripletSampler, TrackTripletSampler
+from .triplet_losses import masked_distance, masked_triplet_loss
 
 
 @dataclass
@@ -54,7 +58,9 @@ def _labels(catalog, track_ids: list[str]) -> dict[str, list[set]]:
     return out
 
 
-def load_data(ws, progress: Progress = silent) -> SimilarityData:
+def load_data(ws, config: RunConfig, progress: Progress = silent) -> SimilarityData:
+    """Mels, per-dimension tag sets and BPMs of the train and valid splits (``config`` is not read:
+    every Lee and MFCC-VQ run uses the same data)."""
     from ..features import FeatureStore
 
     catalog = ws.catalog
@@ -72,6 +78,8 @@ def load_data(ws, progress: Progress = silent) -> SimilarityData:
 def fixed_triplets(labels: dict[str, list[set]], bpm: np.ndarray, n_per_dimension: int, seed: int,
                    tolerance: float = 5.0) -> dict[str, np.ndarray]:
     """Seeded ``(n, 3)`` triplets per dimension (dimensions without any are left out; ``{}`` if none)."""
+    if n_per_dimension < 1:
+        return {}
     try:
         sampler = CategoryTripletSampler(labels, bpm, DIMENSIONS, tolerance)
     except DataError:  # e.g. a valid split too small to hold any triplet
@@ -81,22 +89,20 @@ def fixed_triplets(labels: dict[str, list[set]], bpm: np.ndarray, n_per_dimensio
 
 
 def triplet_accuracies(embeddings: torch.Tensor, triplets: dict[str, np.ndarray], masks: dict[str, torch.Tensor]) -> dict:
-    """Fraction of triplets whose positive is closer to the anchor than the negative, per dimension."""
+    """:func:`~core.evaluation.metrics.triplet_accuracy` per dimension, with each dimension's masked distance."""
     out = {}
     for name, t in triplets.items():
         a, p, n = (embeddings[torch.as_tensor(t[:, i])] for i in range(3))
         mask = masks[name]
-        out[name] = float((masked_distance(a, p, mask) < masked_distance(a, n, mask)).float().mean())
+        out[name] = triplet_accuracy(masked_distance(a, p, mask).numpy(), masked_distance(a, n, mask).numpy())
     return out
 
 
-def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: str) -> Run:
+def build_run(data: SimilarityData, config: LeeTrainConfig, model_dir: Path, name: str) -> Run:
     from ..audio import random_crop
 
     seed_everything(config.seed)  # same initial weights for the same seed
-    model = LeeModel({"variant": config.variant, "dim": config.dim, "width": config.width,
-                      "masks": config.masks, "n_frames": config.n_frames,
-                      "rhythm": config.rhythm})
+    model = LeeModel(config.model_config())
     model.vocab = {}
     n = config.n_frames
     categories = CategoryTripletSampler(data.train_labels, data.train_bpm, DIMENSIONS, config.tempo_tolerance)
@@ -191,13 +197,4 @@ def build_run(data: SimilarityData, config: LeeConfig, model_dir: Path, name: st
                batches=batches, loss=loss, validate=validate, metric="valid_triplet_acc")
 
 
-def fit_data(data: SimilarityData, config: LeeConfig, model_dir, name: str, progress: Progress = silent,
-             resume: bool = False) -> dict:
-    """Train on in-memory data; see :func:`core.training.loop.train`."""
-    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
-
-
-def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
-    """Train ``models/<name>/`` of a workspace with ``LeeConfig`` defaults updated by ``overrides``."""
-    config = LeeConfig.from_dict(overrides)
-    return fit_data(load_data(ws, progress), config, ws.models_dir / name, name, progress, resume)
+TRAINER = Trainer(LeeTrainConfig, load_data, build_run=build_run)

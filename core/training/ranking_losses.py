@@ -9,10 +9,17 @@ WARP (Weighted Approximately Ranked Pairwise) draws negatives until one violates
 the margin, ``margin - f_pos + f_neg > 0``; if it took ``N`` draws among ``n_neg``
 negatives, the margin rank of the positive is estimated as ``floor(n_neg / N)``
 (the paper's ``floor((Y - 1) / N)`` with one positive) and the violating pair is
-weighted by ``L(rank)``. The loop of the paper is vectorised: every row draws up
-to ``max_draws`` negatives at once (with replacement, as the sequential draws),
-and the first violator of each row is found with an argmax. Rows without a
-violator contribute nothing, so the gradient reaches only violating pairs.
+weighted by ``L(rank)``. As in Algorithm 1 a row stops after at most ``n_neg``
+draws (the paper's ``N >= Y - 1``), here further capped by ``max_draws``, and a row
+without a violator among its draws makes no update.
+
+The draws are distinct negatives in a uniformly random order (so a row without a
+violator stops after it has seen every negative, and ``N <= n_neg`` keeps every
+estimate at least 1). The paper's loop is vectorised without drawing one by one:
+every label of a row gets a random key (a random order of the row's labels), the
+first violator drawn is the violator with the smallest key, and ``N`` is one plus
+the number of negatives keyed before it. With ``r`` violators ``E[N] = (n_neg + 1) /
+(r + 1)`` (the paper's draws with replacement give ``n_neg / r``).
 
 AUC is the margin-ranking loss of eq. (9), every violating pair weighted the
 same; here the mean over all negatives of a row (the expectation of the paper's
@@ -74,20 +81,6 @@ def margin_rank(scores: torch.Tensor, positive: torch.Tensor, positive_mask: tor
     return ((margin + scores >= pos) & ~positive_mask).sum(dim=1)
 
 
-def sample_negatives(positive_mask: torch.Tensor, n_draws: int, generator: torch.Generator | None = None
-                     ) -> torch.Tensor:
-    """Draw ``n_draws`` negative labels per row, uniformly and with replacement, ``(B, n_draws)``.
-
-    Raises :class:`ParameterError` if a row has no negative label.
-    """
-    if n_draws < 1:
-        raise ParameterError(f"n_draws must be >= 1, got {n_draws}")
-    negative = (~positive_mask).to(torch.float32)
-    if bool((negative.sum(dim=1) == 0).any()):
-        raise ParameterError("a row has every label positive: no negative to rank against")
-    return torch.multinomial(negative, n_draws, replacement=True, generator=generator)
-
-
 def warp_loss(scores: torch.Tensor, positive: torch.Tensor, positive_mask: torch.Tensor, max_draws: int = 100,
               margin: float = 1.0, weighting: str = "harmonic", generator: torch.Generator | None = None,
               return_details: bool = False):
@@ -102,8 +95,9 @@ def warp_loss(scores: torch.Tensor, positive: torch.Tensor, positive_mask: torch
     positive_mask : torch.BoolTensor, shape (B, Y)
         All positive labels of each row (never drawn as negatives).
     max_draws : int >= 1
-        Draw cap ``N_max``; a row with no violator among its draws gives no loss
-        (the paper stops at ``Y - 1`` draws; LightFM at 10).
+        Draw cap ``N_max``; a row draws at most ``min(max_draws, n_neg)`` distinct
+        negatives (the paper stops at ``Y - 1`` draws; LightFM at 10). A row with no
+        violator among its draws gives no loss and no gradient.
     margin : float > 0
         Ranking margin (1 in the paper).
     weighting : {"harmonic", "log"}
@@ -111,33 +105,46 @@ def warp_loss(scores: torch.Tensor, positive: torch.Tensor, positive_mask: torch
     generator : torch.Generator, optional
         Random source for the draws (on the device of ``scores``).
     return_details : bool
-        Also return a dict with ``n_draws`` (draws until the first violator, 0
-        when none), ``rank`` (the estimate) and ``violator`` (label, -1 when none).
+        Also return a dict with ``n_draws`` (draws made: up to and including the
+        first violator, else every draw the row was allowed), ``rank`` (the
+        estimate ``floor(n_neg / N)``, 0 without a violator) and ``violator``
+        (label, -1 when none).
 
     Returns
     -------
     torch.Tensor
-        Scalar: sum over rows of ``L(rank) * (margin - f_pos + f_violator)``, divided by ``B``.
+        Scalar: sum over rows of ``L(rank) * (margin - f_pos + f_violator)``, divided by ``B``
+        (rows without a violator add zero and pass no gradient).
+
+    Raises :class:`ParameterError` on inconsistent shapes, a positive not in
+    ``positive_mask``, a row without negatives, ``margin <= 0`` or ``max_draws < 1``.
     """
     _check(scores, positive, positive_mask)
     if margin <= 0:
         raise ParameterError(f"margin must be > 0, got {margin}")
-    negatives = sample_negatives(positive_mask, max_draws, generator)             # (B, N)
+    if max_draws < 1:
+        raise ParameterError(f"max_draws must be >= 1, got {max_draws}")
+    negative = ~positive_mask
+    n_negatives = negative.sum(dim=1)
+    if bool((n_negatives == 0).any()):
+        raise ParameterError("a row has every label positive: no negative to rank against")
     pos = scores.gather(1, positive[:, None])                                     # (B, 1)
-    hinge = margin - pos + scores.gather(1, negatives)                            # (B, N)
-    violates = hinge > 0
-    found = violates.any(dim=1)
-    first = violates.to(torch.uint8).argmax(dim=1)  # argmax returns the first maximum
-    n_draws = torch.where(found, first + 1, torch.zeros_like(first))
-    n_negatives = (~positive_mask).sum(dim=1)
-    # a violator exists, so the rank is at least 1 even when draws exceed the negatives
-    rank = torch.where(found, torch.clamp(n_negatives // n_draws.clamp(min=1), min=1), torch.zeros_like(first))
+    with torch.no_grad():
+        # a random order of each row's labels; the draws are its negatives in this order
+        keys = torch.rand(scores.shape, generator=generator, device=scores.device)
+        violates = (margin - pos + scores > 0) & negative
+        first_key, violator = torch.where(violates, keys, 2.0).min(dim=1)         # the first violator drawn
+        drawn_before = ((keys < first_key[:, None]) & negative).sum(dim=1)        # non-violators drawn before it
+        allowed = torch.clamp(n_negatives, max=int(max_draws))
+        found = (first_key < 2.0) & (drawn_before < allowed)
+        n_draws = torch.where(found, drawn_before + 1, allowed)
+        rank = torch.where(found, n_negatives // n_draws, torch.zeros_like(n_draws))
+        violator = torch.where(found, violator, torch.full_like(violator, -1))
     weight = rank_weight(rank, weighting).to(scores.dtype)
-    chosen = hinge.gather(1, first[:, None]).squeeze(1)
+    chosen = margin - pos.squeeze(1) + scores.gather(1, violator.clamp(min=0)[:, None]).squeeze(1)
     loss = (weight * torch.where(found, chosen, torch.zeros_like(chosen))).sum() / scores.shape[0]
     if not return_details:
         return loss
-    violator = torch.where(found, negatives.gather(1, first[:, None]).squeeze(1), torch.full_like(first, -1))
     return loss, {"n_draws": n_draws, "rank": rank, "violator": violator}
 
 
@@ -154,4 +161,4 @@ def auc_loss(scores: torch.Tensor, positive: torch.Tensor, positive_mask: torch.
     return (hinge.sum(dim=1) / negative.sum(dim=1)).mean()
 
 
-__all__ = ["RANK_WEIGHTS", "auc_loss", "margin_rank", "rank_weight", "sample_negatives", "warp_loss"]
+__all__ = ["RANK_WEIGHTS", "auc_loss", "margin_rank", "rank_weight", "warp_loss"]

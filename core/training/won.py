@@ -1,10 +1,12 @@
 """Training Won et al.'s tag/song triplet network (acoustic, cultural or hybrid branch).
 
 Per step: ``batch_size`` (tag, positive song) pairs from the sampler, one random
-173-frame crop per song, in-batch negatives (songs not carrying the anchor tag)
+173-frame crop per song (cut in ``log1p10``, where zero padding is silence, then
+converted to dB with the track's peak as in :meth:`WonModel.track_inputs`), in-batch negatives (songs not carrying the anchor tag)
 mined by the configured rule, the cosine triplet loss with the tag as anchor.
 The best checkpoint is chosen by macro PR-AUC of the valid split (tag retrieval
-over 8-crop track embeddings, as in the authors' solver).
+over 8-crop track embeddings, as in the authors' solver;
+:func:`core.evaluation.metrics.pr_auc_tag`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import DataError
-from ..models.won import WonModel, db_from_log1p10
+from ..evaluation.metrics import pr_auc_tag
+from ..models.won import WonModel, db_crops, db_from_log1p10, peak_db
 from ..progress import Progress, silent
-from .config import WonConfig
-from .loop import Run, seed_everything, train
-from .losses import cosine_triplet_loss
+from .config import WonTrainConfig
+from .loop import Run, seed_everything
+from .runner import Trainer
 from .samplers import TagTripletSampler, mine_negatives
+from .triplet_losses import cosine_triplet_loss
 
 EVAL_CHUNK = 64  # crops per forward pass when embedding the valid split
 _NUMERIC_TAG = re.compile(r"[0-9][0-9.,/:-]*(\s*(bpm|hz|khz|%))?")
@@ -33,31 +37,32 @@ _NUMERIC_TAG = re.compile(r"[0-9][0-9.,/:-]*(\s*(bpm|hz|khz|%))?")
 class TagData:
     """What training needs, held in memory.
 
-    ``train_specs``/``valid_specs`` are dB-scale mels ``(128, T)``; matrices are
+    ``train_mels``/``valid_mels`` are ``log1p10`` mels ``(128, T)`` (converted to dB per
+    crop, see :func:`core.models.won.db_crops`); matrices are
     binary ``(n_tracks, n_tags)``; ``*_cf`` are taste-profile vectors ``(n_tracks, cf_dim)``
     (required by the cultural and hybrid branches only).
     """
 
     tags: list[str]
     tag_vectors: np.ndarray
-    train_specs: list[np.ndarray]
+    train_mels: list[np.ndarray]
     train_matrix: np.ndarray
-    valid_specs: list[np.ndarray]
+    valid_mels: list[np.ndarray]
     valid_matrix: np.ndarray
     train_cf: np.ndarray | None = None
     valid_cf: np.ndarray | None = None
     vocab_extra: dict | None = None
 
 
-def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
-    """Tags with a word vector and at least one train track; dB mels of the train and valid splits."""
+def load_data(ws, config: WonTrainConfig, progress: Progress = silent) -> TagData:
+    """Tags with a word vector and at least one train track; mels of the train and valid splits."""
     from ..features import FeatureStore
     from ..words import load_word_vectors
 
     if config.branch != "acoustic":
         raise DataError(
             f"the {config.branch} branch needs taste-profile (CF) vectors, which workspaces do not hold; "
-            "train it with core.training.won_trainer.fit_data and your own vectors")
+            "train it with core.training.runner.fit_data on a TagData holding your own vectors")
     catalog = ws.catalog
     train_ids, valid_ids = catalog.train_valid_ids("train a Won model")
     words = load_word_vectors(ws, config.word_embedding)
@@ -76,9 +81,9 @@ def load_data(ws, config: WonConfig, progress: Progress = silent) -> TagData:
     categories = catalog.tag_categories()
     return TagData(
         tags=tags, tag_vectors=vectors.astype(np.float32),
-        train_specs=[db_from_log1p10(store.mel(t)) for t in train_ids],
+        train_mels=[store.mel(t) for t in train_ids],
         train_matrix=catalog.tag_matrix(train_ids, tags) > 0,
-        valid_specs=[db_from_log1p10(store.mel(t)) for t in valid_ids],
+        valid_mels=[store.mel(t) for t in valid_ids],
         valid_matrix=catalog.tag_matrix(valid_ids, tags) > 0,
         vocab_extra={"tag_categories": {t: categories[t] for t in tags}, "skipped_tags": missing,
                      "excluded_tags": excluded},
@@ -90,41 +95,31 @@ def is_numeric_tag(tag: str) -> bool:
     return bool(_NUMERIC_TAG.fullmatch(str(tag).strip()))
 
 
-def macro_pr_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean average precision over tags having both positives and negatives (NaN if none)."""
-    from sklearn.metrics import average_precision_score
-
-    cols = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
-    if not cols:
-        return float("nan")
-    return float(np.mean([average_precision_score(labels[:, j], scores[:, j]) for j in cols]))
-
-
-def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> Run:
+def build_run(data: TagData, config: WonTrainConfig, model_dir: Path, name: str) -> Run:
     """Model, batches, loss and validation of one Won run."""
     from ..audio import evaluation_crops, random_crop
 
     if config.branch != "acoustic" and (data.train_cf is None or data.valid_cf is None):
         raise DataError(f"the {config.branch} branch needs train_cf and valid_cf vectors")
     seed_everything(config.seed)  # same initial weights for the same seed
-    model = WonModel({
-        "variant": config.variant, "branch": config.branch, "dim": config.dim, "width": config.width,
-        "word_dim": int(data.tag_vectors.shape[1]), "word_embedding": config.word_embedding,
-        "n_tags": len(data.tags), "n_frames": config.n_frames, "rhythm": config.rhythm,
-        "cf_dim": int(data.train_cf.shape[1]) if data.train_cf is not None else 200,
-    })
+    facts = {"word_dim": int(data.tag_vectors.shape[1]), "n_tags": len(data.tags)}
+    if data.train_cf is not None:
+        facts["cf_dim"] = int(data.train_cf.shape[1])
+    model = WonModel(config.model_config(**facts))
     model.tag_vectors.copy_(torch.from_numpy(data.tag_vectors))
     model.vocab = {"tags": list(data.tags)}
     sampler = TagTripletSampler(data.train_matrix, config.sampler)
     carries = torch.from_numpy(np.asarray(data.train_matrix, dtype=bool))
     uses_spec, uses_cf = config.branch != "cultural", config.branch != "acoustic"
-    valid_crops = (np.stack([evaluation_crops(s, config.n_frames, 8) for s in data.valid_specs])
+    valid_crops = (np.stack([db_crops(evaluation_crops(m, config.n_frames, 8), m) for m in data.valid_mels])
                    if uses_spec else None)
+    peaks = [peak_db(m) for m in data.train_mels] if uses_spec else None
 
     def batches(rng: np.random.Generator):
         for _ in range(config.steps_per_epoch):
             tags, songs = sampler.sample(config.batch_size, rng)
-            spec = np.stack([random_crop(data.train_specs[s], config.n_frames, rng) for s in songs]) if uses_spec else None
+            spec = (np.stack([db_from_log1p10(random_crop(data.train_mels[s], config.n_frames, rng), peak=peaks[s])
+                              for s in songs]) if uses_spec else None)
             cf = data.train_cf[songs] if uses_cf else None
             yield tags, songs, spec, cf
 
@@ -155,7 +150,7 @@ def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> R
         songs = torch.cat(parts)
         tags = model.word_to_embedding(model.tag_vectors)
         scores = F.normalize(songs.float(), dim=1) @ F.normalize(tags.float(), dim=1).T
-        return macro_pr_auc(data.valid_matrix, scores.cpu().numpy())
+        return float(pr_auc_tag(data.valid_matrix, scores.cpu().numpy()))
 
     vocab = {"tags": list(data.tags), **(data.vocab_extra or {})}
     return Run(name=name, model_dir=Path(model_dir), model=model, config=config, vocab=vocab,
@@ -163,13 +158,4 @@ def build_run(data: TagData, config: WonConfig, model_dir: Path, name: str) -> R
                extra={"word_embedding": config.word_embedding})
 
 
-def fit_data(data: TagData, config: WonConfig, model_dir, name: str, progress: Progress = silent,
-             resume: bool = False) -> dict:
-    """Train on in-memory data (tests, CF experiments); see :func:`core.training.loop.train`."""
-    return train(build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
-
-
-def fit(ws, name: str, overrides: dict | None = None, progress: Progress = silent, resume: bool = False) -> dict:
-    """Train ``models/<name>/`` of a workspace with ``WonConfig`` defaults updated by ``overrides``."""
-    config = WonConfig.from_dict(overrides)
-    return fit_data(load_data(ws, config, progress), config, ws.models_dir / name, name, progress, resume)
+TRAINER = Trainer(WonTrainConfig, load_data, build_run=build_run)
