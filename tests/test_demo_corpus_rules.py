@@ -25,6 +25,16 @@ def test_tempo_class_has_a_tolerance_band_around_each_boundary(bpm, cls):
     assert len(tagging.tempo_classes(bpm)) == (1 if cls else 2)
 
 
+def test_clear_ranges_lie_outside_the_tolerance_bands():
+    for cls in tagging.TEMPO_CLASSES:
+        lo, hi = tagging.clear_range(cls)
+        inside = np.linspace(max(lo, 1.0), min(hi, 300.0) - 1e-6, 50)
+        assert {tagging.tempo_class(b) for b in inside} == {cls}
+    assert tagging.clear_range("medium") == pytest.approx((84, 114))
+    with pytest.raises(ParameterError):
+        tagging.clear_range("presto")
+
+
 @pytest.mark.parametrize("bpm", [0, -3, float("nan"), float("inf")])
 def test_tempo_class_rejects_impossible_tempi(bpm):
     with pytest.raises(ParameterError):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import os
 import random
 import re
@@ -57,8 +58,8 @@ RECIPE_VERSION = 2
 HUMANIZE = humanize.HumanizeConfig()
 #: Cap for beats that are long (dotted quarter in 6/8, half in 2/2): faster is implausible.
 LONG_BEAT_MAX_BPM = 135
-#: Width (bpm) of the range drawn from when a tempo class lies outside a collection's range.
-NEAREST_RANGE_BPM = 10.0
+#: Narrowest range (bpm) a tempo class is drawn from within a collection's; else medium is drawn.
+MIN_CLASS_RANGE_BPM = 5.0
 #: Scores with more measures are sliced as written instead of having repeats expanded.
 EXPAND_MAX_MEASURES = 64
 FALLBACK = "oneills"
@@ -279,21 +280,28 @@ def _init_worker(scratch: str) -> None:
 
 
 def draw_base_bpm(collection: Collection, tempo_class: str, beat_quarters: float, rng: random.Random) -> float:
-    """A base tempo (bpm, 0.1 steps), uniform over the collection's range within ``tempo_class``.
+    """A base tempo (bpm, 0.1 steps), uniform over the collection's range where ``tempo_class`` is clear.
 
-    The planned class only balances the draws; the clip's tags follow the
-    tempo actually rendered. A class outside the collection's range (fast
-    chorales) is drawn from the nearest :data:`NEAREST_RANGE_BPM` of the range.
+    Base tempi are drawn outside the tolerance bands around the class
+    boundaries (:func:`core.demo.tagging.clear_range`): a tempo drawn inside
+    one would get no class tag at all, so only clips whose drift carries the
+    mean tempo into a band end up ambiguous. The clip's tags follow the tempo
+    actually rendered, not this draw. A class whose clear range within the
+    collection's is narrower than :data:`MIN_CLASS_RANGE_BPM` (fast chorales,
+    slow reels) gives way to ``medium``.
     """
     lo, hi = collection.bpm
     if beat_quarters >= 1.5:
         hi = min(hi, LONG_BEAT_MAX_BPM)
-    a, b = {"slow": (lo, min(hi, tagging.SLOW_BELOW)),
-            "medium": (max(lo, tagging.SLOW_BELOW), min(hi, tagging.FAST_FROM)),
-            "fast": (max(lo, tagging.FAST_FROM), hi)}[tempo_class]
-    if a >= b:
-        a, b = (hi - NEAREST_RANGE_BPM, hi) if tempo_class == "fast" else (lo, lo + NEAREST_RANGE_BPM)
-    return round(rng.uniform(a, b), 1)
+
+    def span(cls: str) -> tuple[float, float]:
+        a, b = tagging.clear_range(cls)
+        return max(lo, a), min(hi, b)
+
+    a, b = span(tempo_class)
+    if b - a < MIN_CLASS_RANGE_BPM:
+        a, b = span("medium")
+    return rng.randrange(math.ceil(a * 10), math.ceil(b * 10)) / 10  # tenths in [a, b)
 
 
 def _strip_repeats(score) -> None:

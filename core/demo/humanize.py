@@ -161,13 +161,11 @@ class Performance:
 
     ``notes`` are the humanised notes (rendered seconds, sorted by onset);
     ``controls`` the other channel events, moved to rendered time;
-    ``score_onsets`` the onset of each note in score time (seconds at the base tempo);
     ``jitter`` each note's onset offset (s) from its warped score time.
     """
 
     notes: list
     controls: list
-    score_onsets: np.ndarray
     jitter: np.ndarray
     warp: TimeWarp
 
@@ -179,8 +177,8 @@ class Performance:
         dict
             ``base_bpm``; ``bpm``: the mean tempo rendered (score beats heard
             per minute); ``tempo_min_bpm`` / ``tempo_max_bpm``: the range of the
-            local tempo; ``jitter_sd_ms`` / ``jitter_max_ms``: spread and largest
-            absolute onset offset; ``velocity_min`` / ``velocity_max``; ``notes``:
+            local tempo; ``jitter_rms_ms`` / ``jitter_peak_ms``: root mean square and
+            largest absolute onset offset; ``velocity_min`` / ``velocity_max``; ``notes``:
             onsets in the window. Tempi are rounded to 0.01 bpm, times to 0.1 ms.
         """
         score_start, score_end = (float(x) for x in self.warp.to_score([start, start + duration]))
@@ -190,8 +188,8 @@ class Performance:
         velocities = [self.notes[i].velocity for i in heard] or [0]
         return {"base_bpm": base_bpm, "bpm": round(base_bpm * (score_end - score_start) / duration, 2),
                 "tempo_min_bpm": round(base_bpm * lo, 2), "tempo_max_bpm": round(base_bpm * hi, 2),
-                "jitter_sd_ms": round(float(np.sqrt(np.mean(jitter_ms ** 2))), 1),
-                "jitter_max_ms": round(float(jitter_ms.max()), 1),
+                "jitter_rms_ms": round(float(np.sqrt(np.mean(jitter_ms ** 2))), 1),
+                "jitter_peak_ms": round(float(jitter_ms.max()), 1),
                 "velocity_min": int(min(velocities)), "velocity_max": int(max(velocities)), "notes": len(heard)}
 
 
@@ -231,7 +229,7 @@ def perform(notes: list, controls: list, warp: TimeWarp, config: HumanizeConfig,
         ev.t = float(warp.to_rendered(ev.t))
         moved.append(ev)
     if not notes:
-        return Performance([], moved, np.zeros(0), np.zeros(0), warp)
+        return Performance([], moved, np.zeros(0), warp)
     on = np.array([n.on for n in notes])
     off = np.array([n.off for n in notes])
     group, times = _onset_groups(on)
@@ -260,4 +258,4 @@ def perform(notes: list, controls: list, warp: TimeWarp, config: HumanizeConfig,
     order = np.argsort(new_on, kind="stable")
     performed = [replace(notes[i], velocity=int(velocity[i]), on=float(new_on[i]), off=float(new_off[i]))
                  for i in order]
-    return Performance(performed, moved, on[order], jitter[order], warp)
+    return Performance(performed, moved, jitter[order], warp)

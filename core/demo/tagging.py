@@ -87,6 +87,16 @@ def tempo_classes(bpm: float) -> tuple[str, ...]:
     return tuple(classes)
 
 
+def clear_range(tempo_class: str) -> tuple[float, float]:
+    """Tempi ``[lo, hi)`` (bpm) that get ``tempo_class`` without ambiguity (outside every tolerance band)."""
+    bounds = {"slow": (0.0, SLOW_BELOW * (1 - TEMPO_TOLERANCE)),
+              "medium": (SLOW_BELOW * (1 + TEMPO_TOLERANCE), FAST_FROM * (1 - TEMPO_TOLERANCE)),
+              "fast": (FAST_FROM * (1 + TEMPO_TOLERANCE), float("inf"))}
+    if tempo_class not in bounds:
+        raise ParameterError(f"unknown tempo class {tempo_class!r}; use one of {TEMPO_CLASSES}")
+    return bounds[tempo_class]
+
+
 def tempo_class(bpm: float) -> str | None:
     """``slow`` (< 80 bpm), ``medium`` or ``fast`` (>= 120 bpm); None within 5% of 80 or 120."""
     classes = tempo_classes(bpm)
