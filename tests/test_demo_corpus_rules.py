@@ -16,11 +16,29 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # ------------------------------------------------------------------ tags
-@pytest.mark.parametrize("bpm, cls", [(60, "slow"), (79, "slow"), (80, "medium"), (119, "medium"),
-                                      (120, "fast"), (180, "fast")])
-def test_tempo_class_boundaries(bpm, cls):
+@pytest.mark.parametrize("bpm, cls", [
+    (60, "slow"), (75.99, "slow"), (76, None), (80, None), (83.99, None), (84, "medium"), (100.5, "medium"),
+    (113.99, "medium"), (114, None), (120, None), (125.99, None), (126, "fast"), (180, "fast")])
+def test_tempo_class_has_a_tolerance_band_around_each_boundary(bpm, cls):
     assert tagging.tempo_class(bpm) == cls
-    assert tagging.tempo_tags(bpm) == [f"{bpm} bpm", cls]
+    assert tagging.tempo_tags(bpm) == ([cls] if cls else [])  # no "<N> bpm" tags any more
+    assert len(tagging.tempo_classes(bpm)) == (1 if cls else 2)
+
+
+def test_clear_ranges_lie_outside_the_tolerance_bands():
+    for cls in tagging.TEMPO_CLASSES:
+        lo, hi = tagging.clear_range(cls)
+        inside = np.linspace(max(lo, 1.0), min(hi, 300.0) - 1e-6, 50)
+        assert {tagging.tempo_class(b) for b in inside} == {cls}
+    assert tagging.clear_range("medium") == pytest.approx((84, 114))
+    with pytest.raises(ParameterError):
+        tagging.clear_range("presto")
+
+
+@pytest.mark.parametrize("bpm", [0, -3, float("nan"), float("inf")])
+def test_tempo_class_rejects_impossible_tempi(bpm):
+    with pytest.raises(ParameterError):
+        tagging.tempo_class(bpm)
 
 
 def test_mood_rule_covers_every_mode_and_tempo_class():
@@ -29,10 +47,16 @@ def test_mood_rule_covers_every_mode_and_tempo_class():
     assert tagging.mood_tags("minor", 150) == ["dark", "energetic"]
     for mode in ("major", "minor"):
         for bpm in (60, 100, 150):
-            assert tagging.mood_tags(mode, bpm)
+            assert tagging.mood_tags(mode, bpm) == list(tagging.MOOD_RULE[(mode, tagging.tempo_class(bpm))])
     with pytest.raises(ParameterError):
         tagging.mood_tags("dorian", 100)
     assert "rule-derived" in tagging.__doc__.lower().replace("**", "")
+
+
+@pytest.mark.parametrize("mode, bpm, moods", [
+    ("minor", 79, ["melancholic"]), ("major", 79, []), ("major", 118, ["happy"]), ("minor", 118, [])])
+def test_ambiguous_tempo_keeps_only_moods_both_classes_give(mode, bpm, moods):
+    assert tagging.mood_tags(mode, bpm) == moods
 
 
 @pytest.mark.parametrize("title, tune", [
@@ -78,26 +102,33 @@ def test_soundfont_comes_from_installed_package_not_repo():
     assert not in_repo, "never commit a SoundFont"
 
 
-@pytest.mark.parametrize("bpm, beat, seconds_per_quarter", [(120, 1.0, 0.5), (60, 1.0, 1.0), (120, 1.5, 1 / 3)])
+@pytest.mark.parametrize("bpm, beat, seconds_per_quarter", [(120, 1.0, 0.5), (60, 1.0, 1.0), (120, 1.5, 1 / 3),
+                                                            (97.3, 1.0, 60 / 97.3)])
 def test_midi_note_times_follow_the_tempo(bpm, beat, seconds_per_quarter):
-    from tinysoundfont.midi import NoteOn
-
     score = render.prepare_score(_melody(8, grace=True), [0], bpm, beat)
-    events = render._ordered_events(render.score_to_midi(score), None, until=100)
-    onsets = [e.t for e in events if isinstance(e.action, NoteOn) and e.action.velocity > 0]
-    assert len(onsets) == 8  # the grace note was dropped
-    assert np.allclose(np.diff(onsets), seconds_per_quarter, atol=1e-3)
+    notes, _ = render.midi_notes(render.score_to_midi(score))
+    assert len(notes) == 8  # the grace note was dropped
+    assert np.allclose(np.diff([n.on for n in notes]), seconds_per_quarter, atol=1e-3)
+    assert np.allclose([n.off - n.on for n in notes], seconds_per_quarter, atol=1e-3)
+
+
+def test_midi_notes_loop_and_pair_repeated_pitches():
+    score = render.prepare_score(_melody(4), [40], 120, 1.0)
+    notes, controls = render.midi_notes(render.score_to_midi(score), loop_seconds=2.0, until=5.0)
+    assert [n.on for n in notes] == pytest.approx([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5], abs=1e-3)
+    assert [n.key for n in notes[:2]] == [60, 60] and notes[0].off <= notes[1].on  # C4 twice, not one long C4
+    assert controls and all(ev.t in (0.0, 2.0, 4.0) for ev in controls)
 
 
 def test_render_is_mono_exact_length_normalised_and_loops():
     score = render.prepare_score(_melody(4), [40], 120, 1.0)
     midi = render.score_to_midi(score)
-    y = render.render_midi(midi, 0.0, 5.0, loop_seconds=2.0)  # 2 s of music played 3 times
+    y = render.render_notes(*render.midi_notes(midi, loop_seconds=2.0, until=5.0), 0.0, 5.0)  # 2 s played 3 times
     assert y.dtype == np.float32 and y.shape == (5 * render.SAMPLE_RATE,)
     assert np.isclose(np.abs(y).max(), render.PEAK, atol=1e-4)
     tail = y[int(4.2 * render.SAMPLE_RATE):]
     assert np.sqrt(np.mean(tail ** 2)) > 0.01  # the loop still sounds at 4.2 s
-    once = render.render_midi(midi, 0.0, 5.0)
+    once = render.render_notes(*render.midi_notes(midi), 0.0, 5.0)
     late = once[int(4.5 * render.SAMPLE_RATE):]
     assert np.sqrt(np.mean(late ** 2)) < np.sqrt(np.mean(tail ** 2)) / 3  # without a loop it has died away
 
@@ -172,8 +203,8 @@ def test_splits_keep_pieces_together_and_are_deterministic():
 def test_rare_tune_types_are_dropped_but_collection_genres_kept():
     def rec(i, genres):
         return {"track_id": f"demo-{i:04d}", "artist_id": "ryans-mammoth", "title": "t", "audio_path": f"{i}.ogg",
-                "duration": 8.0, "bpm": 90, "collection": "ryans", "piece_id": f"p{i}",
-                "tags": {"genre": genres, "instrument": ["flute"], "tempo": ["90 bpm", "medium"], "mood": ["happy"]}}
+                "duration": 8.0, "bpm": 90.3, "collection": "ryans", "piece_id": f"p{i}",
+                "tags": {"genre": genres, "instrument": ["flute"], "tempo": ["medium"], "mood": ["happy"]}}
 
     records = [rec(i, ["folk", "reel"]) for i in range(3)] + [rec(3, ["folk", "clog"])]
     cat = corpus.records_to_catalog(records, seed=0)

@@ -9,6 +9,13 @@ and each clip's instrument family and tempo class; a worker
 each excerpt, renders it (:mod:`core.demo.render`) and writes
 ``audio/<track_id>.ogg`` plus a JSON record under ``cache/corpus/clips/``.
 
+Each clip is a humanised performance (:mod:`core.demo.humanize`: a base
+tempo drawn continuously within the collection's range and the slot's tempo
+class, a smooth tempo drift, onset jitter and dynamics); its catalog ``bpm``
+is the mean tempo actually rendered, and the tempo and mood tags follow from
+it (:mod:`core.demo.tagging`). What was rendered (base tempo, tempo range,
+jitter, velocities) is kept in the clip's record and in ``build_report.json``.
+
 A piece that fails (unexpandable repeats, too short, ...) is replaced by the
 next reserve piece of its collection (else of :data:`FALLBACK`); every
 replacement is logged and listed in ``build_report.json`` (section
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
+import math
 import os
 import random
 import re
@@ -31,24 +38,28 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import DataError
+from ..fileio import read_json, write_json
 from ..progress import Progress
-from . import tagging
-from .render import SAMPLE_RATE, audio_ok, prepare_score, render_midi, score_to_midi, write_ogg
+from . import humanize, tagging
+from .render import SAMPLE_RATE, audio_ok, midi_notes, prepare_score, render_notes, score_to_midi, write_ogg
 
 #: Bump when a change alters the audio or tags of a clip, so old clips are redone.
-RECIPE_VERSION = 1
-#: Exact tempi used: a 15-bpm grid keeps each "<N> bpm" tag frequent enough to learn.
-BPM_GRID = tuple(range(60, 181, 15))
+RECIPE_VERSION = 2
+#: How every clip is humanised (recorded in each clip's spec and in build_report.json).
+HUMANIZE = humanize.HumanizeConfig()
 #: Cap for beats that are long (dotted quarter in 6/8, half in 2/2): faster is implausible.
 LONG_BEAT_MAX_BPM = 135
+#: Narrowest range (bpm) a tempo class is drawn from within a collection's; else medium is drawn.
+MIN_CLASS_RANGE_BPM = 5.0
 #: Scores with more measures are sliced as written instead of having repeats expanded.
 EXPAND_MAX_MEASURES = 64
 FALLBACK = "oneills"
@@ -256,7 +267,8 @@ def plan_corpus(size: str, seed: int, bundle=None) -> Plan:
 def _spec(job: Job, slot: Slot) -> dict:
     """What a clip's record must match to be reused."""
     return {"recipe": RECIPE_VERSION, "piece_id": job.piece.piece_id, "seconds": job.seconds,
-            "seed": job.seed, "instruments": list(slot.instruments), "tempo_class": slot.tempo_class}
+            "seed": job.seed, "instruments": list(slot.instruments), "tempo_class": slot.tempo_class,
+            "humanize": asdict(HUMANIZE)}
 
 
 # ------------------------------------------------------------------ the worker
@@ -267,15 +279,29 @@ def _init_worker(scratch: str) -> None:
     tempfile.tempdir = scratch
 
 
-def _pick_bpm(collection: Collection, tempo_class: str, beat_quarters: float, rng: random.Random) -> int:
+def draw_base_bpm(collection: Collection, tempo_class: str, beat_quarters: float, rng: random.Random) -> float:
+    """A base tempo (bpm, 0.1 steps), uniform over the collection's range where ``tempo_class`` is clear.
+
+    Base tempi are drawn outside the tolerance bands around the class
+    boundaries (:func:`core.demo.tagging.clear_range`): a tempo drawn inside
+    one would get no class tag at all, so only clips whose drift carries the
+    mean tempo into a band end up ambiguous. The clip's tags follow the tempo
+    actually rendered, not this draw. A class whose clear range within the
+    collection's is narrower than :data:`MIN_CLASS_RANGE_BPM` (fast chorales,
+    slow reels) gives way to ``medium``.
+    """
     lo, hi = collection.bpm
     if beat_quarters >= 1.5:
         hi = min(hi, LONG_BEAT_MAX_BPM)
-    allowed = [b for b in BPM_GRID if lo <= b <= hi]
-    in_class = [b for b in allowed if tagging.tempo_class(b) == tempo_class]
-    if in_class:
-        return rng.choice(in_class)
-    return max(allowed) if tempo_class == "fast" else min(allowed)  # nearest feasible tempo
+
+    def span(cls: str) -> tuple[float, float]:
+        a, b = tagging.clear_range(cls)
+        return max(lo, a), min(hi, b)
+
+    a, b = span(tempo_class)
+    if b - a < MIN_CLASS_RANGE_BPM:
+        a, b = span("medium")
+    return rng.randrange(math.ceil(a * 10), math.ceil(b * 10)) / 10  # tenths in [a, b)
 
 
 def _strip_repeats(score) -> None:
@@ -343,14 +369,17 @@ def render_job(job: Job, audio_root: str, clips_dir: str) -> list[dict]:
     records = []
     for k, slot in enumerate(job.slots):
         rng = _rng(job.seed, slot.track_id, job.piece.piece_id)
-        bpm = _pick_bpm(coll, slot.tempo_class, beat_quarters, rng)
-        sec_per_ql = 60.0 / (bpm * beat_quarters)
-        length_ql = job.seconds / sec_per_ql
+        np_rng = np.random.default_rng(_rng(job.seed, slot.track_id, job.piece.piece_id, "performance")
+                                       .getrandbits(64))
+        base_bpm = draw_base_bpm(coll, slot.tempo_class, beat_quarters, rng)
+        sec_per_ql = 60.0 / (base_bpm * beat_quarters)
+        # the most score a clip can reach: the drift may speed it up by drift_max
+        reach_ql = job.seconds * (1 + HUMANIZE.drift_max) / sec_per_ql
         # clip k of n starts in the k-th part of the piece, on a measure line
         lo, hi = k * len(starts) // len(job.slots), (k + 1) * len(starts) // len(job.slots)
-        fits = [i for i in range(lo, max(hi, lo + 1)) if starts[i] + length_ql <= total_ql]
+        fits = [i for i in range(lo, max(hi, lo + 1)) if starts[i] + reach_ql <= total_ql]
         # else anywhere: clips of one piece may overlap (they share a split)
-        fits = fits or [i for i in range(len(starts)) if starts[i] + length_ql <= total_ql]
+        fits = fits or [i for i in range(len(starts)) if starts[i] + reach_ql <= total_ql]
         loop_ql = None
         if fits:
             first = rng.choice(fits)
@@ -358,35 +387,44 @@ def render_job(job: Job, audio_root: str, clips_dir: str) -> list[dict]:
         elif short:
             start_ql, loop_ql = 0.0, total_ql  # a short tune is played through again
         else:
-            raise DataError(f"piece too short for a {job.seconds:g} s clip at {bpm} bpm")
+            raise DataError(f"piece too short for a {job.seconds:g} s clip at {base_bpm} bpm")
         if loop_ql is not None and total_ql * sec_per_ql < 2.0:
             raise DataError("piece shorter than 2 s")
         excerpt, offset_ql = perf, start_ql
         if not short:  # convert only the measures heard: whole long scores are slow to convert
-            last = next((i for i, s in enumerate(starts) if s >= start_ql + length_ql), len(starts))
+            last = next((i for i, s in enumerate(starts) if s >= start_ql + reach_ql), len(starts))
             excerpt = copy.deepcopy(perf.measures(first, last + 1, indicesNotNumbers=True))
             offset_ql = 0.0
-        key_name, mode = _excerpt_key(excerpt, offset_ql, length_ql, loop_ql)
+        offset = offset_ql * sec_per_ql  # seconds at the base tempo
+        warp = humanize.TimeWarp.random(np_rng, offset + reach_ql * sec_per_ql + 1.0, HUMANIZE)
+        window = float(warp.to_rendered(offset))  # the clip, in rendered seconds
+        heard = float(warp.to_score(window + job.seconds)) - offset  # score seconds heard
+        key_name, mode = _excerpt_key(excerpt, offset_ql, heard / sec_per_ql, loop_ql)
         programs = [tagging.instrument_program(t) for t in slot.instruments]
         used = slot.instruments if len(excerpt.parts) > 1 else slot.instruments[:1]
-        midi = score_to_midi(prepare_score(excerpt, programs, bpm, beat_quarters))
-        y = render_midi(midi, offset_ql * sec_per_ql, job.seconds,
-                        loop_seconds=None if loop_ql is None else loop_ql * sec_per_ql)
+        midi = score_to_midi(prepare_score(excerpt, programs, base_bpm, beat_quarters))
+        notes, controls = midi_notes(midi, None if loop_ql is None else loop_ql * sec_per_ql,
+                                     until=offset + heard + HUMANIZE.jitter_max_ms / 1000)
+        played = humanize.perform(notes, controls, warp, HUMANIZE, np_rng)
+        y = render_notes(played.notes, played.controls, window, job.seconds)
+        rendered = played.summary(window, job.seconds, base_bpm)
         rel = f"{slot.track_id}.ogg"
         write_ogg(Path(audio_root) / rel, y, SAMPLE_RATE)
         genres = list(coll.genres)
         tune = tagging.tune_type(job.piece.title) if coll.tune_types else None
         if tune:
             genres.append(tune)
+        bpm = rendered["bpm"]
         record = {
             "spec": _spec(job, slot), "track_id": slot.track_id, "artist_id": job.piece.artist_id,
             "title": _clip_title(job, k), "audio_path": rel, "duration": job.seconds, "bpm": bpm,
+            "performance": rendered,
             "collection": coll.key, "piece_id": job.piece.piece_id, "start_seconds": round(start_ql * sec_per_ql, 3),
             "key": key_name, "mode": mode, "time_signature": ts.ratioString if ts is not None else None,
             "tags": {"genre": genres, "instrument": sorted(set(used)), "tempo": tagging.tempo_tags(bpm),
                      "mood": tagging.mood_tags(mode, bpm)},
         }
-        _write_json(Path(clips_dir) / f"{slot.track_id}.json", record)
+        write_json(Path(clips_dir) / f"{slot.track_id}.json", record, indent=1, sort_keys=True)
         records.append(record)
     return records
 
@@ -399,20 +437,14 @@ def _render_job_safe(job: Job, audio_root: str, clips_dir: str):
 
 
 # ------------------------------------------------------------------ the step
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    tmp.replace(path)
-
-
 def _done(job: Job, audio_root: Path, clips_dir: Path) -> list[dict] | None:
     """The job's records if every clip is already made with the same spec, else None."""
     records = []
     for k, slot in enumerate(job.slots):
         path = clips_dir / f"{slot.track_id}.json"
         try:
-            rec = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+            rec = read_json(path)
+        except DataError:
             return None
         if rec.get("spec") != _spec(job, slot) or not audio_ok(audio_root / rec["audio_path"], job.seconds):
             return None
@@ -478,11 +510,11 @@ def records_to_catalog(records: list[dict], seed: int) -> Catalog:
 def _update_report(ws, section: dict) -> None:
     path = ws.root / REPORT
     try:
-        report = json.loads(path.read_text()) if path.exists() else {}
-    except json.JSONDecodeError:
+        report = read_json(path) if path.exists() else {}
+    except DataError:
         report = {}
     report["corpus"] = section
-    _write_json(path, report)
+    write_json(path, report, indent=1, sort_keys=True)
 
 
 def _cpu_seconds() -> float:
@@ -557,9 +589,16 @@ def build_corpus(ws, demo, progress: Progress) -> None:
         "splits": catalog.tracks["split"].value_counts().to_dict(),
         "wall_seconds": round(time.perf_counter() - started, 1), "workers": workers,
         "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),
+        "humanize": asdict(HUMANIZE),
+        "tempo_rule": {"slow_below_bpm": tagging.SLOW_BELOW, "fast_from_bpm": tagging.FAST_FROM,
+                       "tolerance": tagging.TEMPO_TOLERANCE, "bpm_source": "mean tempo rendered",
+                       "classes": {c: sum(tagging.tempo_class(r["bpm"]) == c for r in flat)
+                                   for c in tagging.TEMPO_CLASSES},
+                       "ambiguous": sum(tagging.tempo_class(r["bpm"]) is None for r in flat)},
         "clips_detail": {r["track_id"]: {"piece_id": r["piece_id"], "key": r["key"],
                                          "start_seconds": r["start_seconds"],
-                                         "time_signature": r["time_signature"]} for r in flat},
+                                         "time_signature": r["time_signature"],
+                                         "performance": r["performance"]} for r in flat},
     })
     if failures:
         print(f"[corpus] {len(failures)} piece(s) failed and were replaced; see {ws.root / REPORT}",

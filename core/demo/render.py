@@ -1,15 +1,17 @@
 """Render a music21 score to audio: General MIDI program per part, a tempo, a SoundFont.
 
 The chain is music21 score -> cleaned copy (:func:`prepare_score`) -> Standard
-MIDI bytes (:func:`score_to_midi`) -> TinySoundFont with ``TimGM6mb.sf2``
-(:func:`render_midi`) -> mono float32 at 22,050 Hz -> OGG/Vorbis
-(:func:`write_ogg`). The SoundFont (GPL-2) is read from the installed
-``pretty_midi`` package at build time; it is never copied into the repository
-or the workspace.
+MIDI bytes at one base tempo (:func:`score_to_midi`) -> paired notes in
+seconds (:func:`midi_notes`) -> a humanised performance of them
+(:func:`core.demo.humanize.perform`: tempo drift, onset jitter, dynamics) ->
+TinySoundFont with ``TimGM6mb.sf2`` (:func:`render_notes`) -> mono float32 at
+22,050 Hz -> OGG/Vorbis (:func:`write_ogg`). The SoundFont (GPL-2) is read
+from the installed ``pretty_midi`` package at build time; it is never copied
+into the repository or the workspace.
 
-Every step is deterministic: the same score, programs and tempo give the same
-samples, and :func:`write_ogg` fixes the Ogg stream serial number (libsndfile
-draws a random one) so the same samples give the same file bytes.
+Every step is deterministic: the same notes give the same samples, and
+:func:`write_ogg` fixes the Ogg stream serial number (libsndfile draws a
+random one) so the same samples give the same file bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib.util
 import io
 import os
 import struct
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import AudioError, DataError
+from ..fileio import write_atomic
 
 SAMPLE_RATE = 22050
 SOUNDFONT_NAME = "TimGM6mb.sf2"
@@ -113,47 +117,121 @@ def score_to_midi(score) -> bytes:
 
 
 # ---------------------------------------------------------------- the synth
-def _ordered_events(midi_bytes: bytes, loop_seconds: float | None, until: float):
-    """Timed MIDI events, note-offs before note-ons at the same instant, looped to ``until``."""
+@dataclass(frozen=True)
+class Note:
+    """One sounding note: MIDI ``channel`` and ``key``, ``velocity`` (1-127), ``on`` and ``off`` in seconds."""
+
+    channel: int
+    key: int
+    velocity: int
+    on: float
+    off: float
+
+
+def midi_notes(midi_bytes: bytes, loop_seconds: float | None = None,
+               until: float = float("inf")) -> tuple[list[Note], list]:
+    """The notes of a MIDI file, note-ons paired with their note-offs, and its other channel events.
+
+    A note-off (or note-on with velocity 0) ends the earliest sounding note
+    of its key and channel; a note-on that is never ended is dropped (it would
+    hang in the synth), as is a zero-length note.
+
+    Parameters
+    ----------
+    midi_bytes : bytes
+        Standard MIDI file.
+    loop_seconds : float, optional
+        If given, the music is played again every ``loop_seconds`` (a tune
+        played through more than once) for as long as it starts before ``until``.
+    until : float
+        Keep notes and events that start at or before this time (s).
+
+    Returns
+    -------
+    notes : list of Note
+        Sorted by onset.
+    controls : list of tinysoundfont.midi.Event
+        Program changes, controller changes and pitch bends, sorted by time.
+    """
     from tinysoundfont.midi import NoteOff, NoteOn, load_memory
 
     events = load_memory(midi_bytes, persistent=False)
     if not events:
         raise DataError("the score produced no MIDI events")
 
-    def rank(ev) -> int:  # a repeated pitch must stop before it restarts
-        act = ev.action
-        return 0 if isinstance(act, NoteOff) or (isinstance(act, NoteOn) and act.velocity == 0) else 1
+    def is_off(act) -> bool:
+        return isinstance(act, NoteOff) or (isinstance(act, NoteOn) and act.velocity == 0)
 
-    out = []
+    # a repeated pitch must stop before it restarts: note-offs first at one instant
+    events = sorted(events, key=lambda ev: (ev.t, 0 if is_off(ev.action) else 1))
+    notes, controls = [], []
     shift = 0.0
-    while True:
+    while shift <= until:
+        sounding: dict[tuple[int, int], list] = {}
         for ev in events:
-            if ev.t + shift > until:
-                break
-            dup = copy.copy(ev)
-            dup.t = ev.t + shift
-            out.append(dup)
-        if not loop_seconds or shift + loop_seconds > until:
+            t, act = ev.t + shift, ev.action
+            if is_off(act):
+                started = sounding.get((ev.channel, act.key))
+                if started:
+                    on, velocity = started.pop(0)
+                    if t > on:
+                        notes.append(Note(ev.channel, act.key, velocity, on, t))
+            elif isinstance(act, NoteOn):
+                if t <= until:
+                    sounding.setdefault((ev.channel, act.key), []).append((t, act.velocity))
+            elif t <= until:
+                dup = copy.copy(ev)
+                dup.t = t
+                controls.append(dup)
+        if not loop_seconds:
             break
         shift += loop_seconds
-    out.sort(key=lambda ev: (ev.t, rank(ev)))
+    notes.sort(key=lambda n: (n.on, n.channel, n.key))
+    controls.sort(key=lambda ev: ev.t)
+    return notes, controls
+
+
+def note_events(notes: list[Note], controls: list, sr: int = SAMPLE_RATE) -> list:
+    """Sequencer events for ``notes`` and ``controls``, on the sample grid of ``sr``.
+
+    At one instant note-offs come first, then controls (a program change
+    before the notes it affects), then note-ons. Times are rounded to whole
+    samples: the sequencer renders each stretch between events rounded up to a
+    whole sample, so off-grid times would add up to a lag.
+    """
+    from tinysoundfont.midi import Event, NoteOff, NoteOn
+
+    def snap(t: float) -> float:
+        return round(t * sr) / sr
+
+    timed = [(snap(ev.t), 1, k, ev) for k, ev in enumerate(controls)]
+    for k, n in enumerate(notes):
+        timed.append((snap(n.on), 2, k, Event(NoteOn(n.key, n.velocity), t=snap(n.on), channel=n.channel,
+                                               persistent=False)))
+        timed.append((snap(n.off), 0, k, Event(NoteOff(n.key), t=snap(n.off), channel=n.channel,
+                                                persistent=False)))
+    timed.sort(key=lambda x: x[:3])
+    out = []
+    for t, _, _, ev in timed:
+        if ev.t != t:  # a control event at an off-grid time
+            ev = copy.copy(ev)
+            ev.t = t
+        out.append(ev)
     return out
 
 
-def render_midi(midi_bytes: bytes, start: float, duration: float,
-                loop_seconds: float | None = None, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Synthesize ``duration`` seconds from ``start`` of a MIDI file, mono, peak-normalised.
+def render_notes(notes: list[Note], controls: list, start: float, duration: float,
+                 sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Synthesize ``duration`` seconds from ``start`` of a note list, mono, peak-normalised.
 
     Parameters
     ----------
-    midi_bytes : bytes
-        Standard MIDI file.
+    notes : list of Note
+        What to play (:func:`midi_notes`, or a humanised performance of it).
+    controls : list of tinysoundfont.midi.Event
+        Program changes and other channel events.
     start, duration : float
         Excerpt in seconds.
-    loop_seconds : float, optional
-        If given, the music is played again every ``loop_seconds`` (a tune
-        played through more than once) until the excerpt is covered.
     sr : int
         Sample rate in Hz.
 
@@ -169,10 +247,11 @@ def render_midi(midi_bytes: bytes, start: float, duration: float,
     """
     import tinysoundfont
 
+    until = start + duration
     synth = tinysoundfont.Synth(samplerate=sr)
     synth.sfload(_soundfont_bytes())
     seq = tinysoundfont.Sequencer(synth)
-    seq.add(_ordered_events(midi_bytes, loop_seconds, until=start + duration))
+    seq.add([ev for ev in note_events([n for n in notes if n.on <= until], controls, sr) if ev.t <= until])
     n_start, n_len = int(round(start * sr)), int(round(duration * sr))
     stereo = np.frombuffer(synth.generate(n_start + n_len), dtype=np.float32).reshape(-1, 2)
     mono = stereo[n_start:].mean(axis=1)
@@ -223,10 +302,7 @@ def write_ogg(path: str | os.PathLike, y: np.ndarray, sr: int = SAMPLE_RATE) -> 
     """Write mono ``y`` as OGG/Vorbis, atomically and byte-reproducibly."""
     buf = io.BytesIO()
     sf.write(buf, np.asarray(y, dtype=np.float32), sr, format="OGG", subtype="VORBIS")
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(_fix_ogg_serial(buf.getvalue()))
-    tmp.replace(path)
+    write_atomic(path, _fix_ogg_serial(buf.getvalue()))
 
 
 def audio_ok(path: str | os.PathLike, duration: float, tolerance: float = 0.05) -> bool:

@@ -11,13 +11,19 @@ instrument
     (:data:`INSTRUMENTS`). A multi-part piece played by an ensemble with a
     solo instrument on the top part gets both tags.
 tempo
-    The exact tempo set in the MIDI file, ``"<N> bpm"`` (beats of the written
-    time signature per minute), plus ``slow`` (< 80), ``medium`` or ``fast``
-    (>= 120) (:func:`tempo_tags`).
+    The class of the tempo actually rendered: the clip's mean tempo after the
+    humanised drift (beats of the written time signature per minute, the
+    catalog's ``bpm``) is ``slow`` below 80, ``medium`` from 80 and ``fast``
+    from 120 bpm, except within :data:`TEMPO_TOLERANCE` (5%) of a boundary
+    (76-84 and 114-126 bpm), where the clip is ambiguous and gets no tempo tag
+    (:func:`tempo_tags`). No ``"<N> bpm"`` tags: a continuous tempo has no
+    exact value to name, and fine tempo similarity uses the catalog ``bpm``.
 mood
     **Rule-derived, not annotated**: from the mode that music21's
     ``analyze('key')`` finds in the rendered excerpt and from the tempo class
-    (:data:`MOOD_RULE`, :func:`mood_tags`). Show it as such in the UI.
+    (:data:`MOOD_RULE`, :func:`mood_tags`). An ambiguous tempo gets the moods
+    that both neighbouring classes give (minor, slow or medium: melancholic;
+    major, medium or fast: happy; else none). Show it as such in the UI.
 """
 
 from __future__ import annotations
@@ -36,8 +42,12 @@ INSTRUMENTS: dict[str, int] = {
 #: Solo instruments that may lead the top part of an ensemble.
 LEAD_INSTRUMENTS = ("violin", "flute", "clarinet")
 
+#: Class boundaries (bpm): slow below SLOW_BELOW, fast from FAST_FROM.
 SLOW_BELOW = 80
 FAST_FROM = 120
+#: Relative half-width of the band around each boundary where a tempo gets no class.
+TEMPO_TOLERANCE = 0.05
+TEMPO_CLASSES = ("slow", "medium", "fast")
 
 #: (mode, tempo class) -> mood tags. The rule the UI cites.
 MOOD_RULE: dict[tuple[str, str], tuple[str, ...]] = {
@@ -62,24 +72,52 @@ TUNE_TYPES = tuple(tag for _, tag in _TUNE_TYPES)
 MIN_TUNE_TYPE_CLIPS = 3
 
 
-def tempo_class(bpm: float) -> str:
-    """``slow`` below 80 bpm, ``fast`` from 120 bpm, else ``medium``."""
-    if bpm <= 0:
-        raise ParameterError(f"tempo must be positive, got {bpm} bpm")
-    return "slow" if bpm < SLOW_BELOW else "fast" if bpm >= FAST_FROM else "medium"
+def tempo_classes(bpm: float) -> tuple[str, ...]:
+    """The tempo classes ``bpm`` may belong to: one, or the two either side of a boundary it is near.
+
+    ``bpm`` is near a boundary ``b`` when ``|bpm - b| < TEMPO_TOLERANCE * b``.
+    """
+    if not (bpm == bpm and 0 < bpm < float("inf")):
+        raise ParameterError(f"tempo must be a positive number, got {bpm!r} bpm")
+    classes = []
+    for name, lo, hi in (("slow", 0.0, SLOW_BELOW), ("medium", SLOW_BELOW, FAST_FROM),
+                         ("fast", FAST_FROM, float("inf"))):
+        if lo * (1 - TEMPO_TOLERANCE) <= bpm < hi * (1 + TEMPO_TOLERANCE):
+            classes.append(name)
+    return tuple(classes)
 
 
-def tempo_tags(bpm: int) -> list[str]:
-    """``["<bpm> bpm", <class>]``."""
-    return [f"{int(bpm)} bpm", tempo_class(bpm)]
+def clear_range(tempo_class: str) -> tuple[float, float]:
+    """Tempi ``[lo, hi)`` (bpm) that get ``tempo_class`` without ambiguity (outside every tolerance band)."""
+    bounds = {"slow": (0.0, SLOW_BELOW * (1 - TEMPO_TOLERANCE)),
+              "medium": (SLOW_BELOW * (1 + TEMPO_TOLERANCE), FAST_FROM * (1 - TEMPO_TOLERANCE)),
+              "fast": (FAST_FROM * (1 + TEMPO_TOLERANCE), float("inf"))}
+    if tempo_class not in bounds:
+        raise ParameterError(f"unknown tempo class {tempo_class!r}; use one of {TEMPO_CLASSES}")
+    return bounds[tempo_class]
+
+
+def tempo_class(bpm: float) -> str | None:
+    """``slow`` (< 80 bpm), ``medium`` or ``fast`` (>= 120 bpm); None within 5% of 80 or 120."""
+    classes = tempo_classes(bpm)
+    return classes[0] if len(classes) == 1 else None
+
+
+def tempo_tags(bpm: float) -> list[str]:
+    """The tempo class of a rendered mean tempo as a tag list: ``[<class>]``, or ``[]`` if ambiguous."""
+    cls = tempo_class(bpm)
+    return [cls] if cls else []
 
 
 def mood_tags(mode: str, bpm: float) -> list[str]:
-    """Mood tags by :data:`MOOD_RULE`; ``mode`` is ``major`` or ``minor``."""
-    key = (mode, tempo_class(bpm))
-    if key not in MOOD_RULE:
+    """Mood tags by :data:`MOOD_RULE`: those every tempo class ``bpm`` may belong to gives.
+
+    ``mode`` is ``major`` or ``minor``.
+    """
+    if mode not in ("major", "minor"):
         raise ParameterError(f"mode must be 'major' or 'minor', got {mode!r}")
-    return list(MOOD_RULE[key])
+    moods = [MOOD_RULE[(mode, cls)] for cls in tempo_classes(bpm)]
+    return [m for m in moods[0] if all(m in other for other in moods[1:])]
 
 
 def tune_type(title: str) -> str | None:
