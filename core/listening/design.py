@@ -34,12 +34,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from .. import __version__
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..errors import DataError, ParameterError
 from .db import ListeningDB, dumps, now_iso, tests, trials
+from .dimsim import human_votes, read_dimsim
 
 QUESTIONS = ("overall",) + SIMILARITY_DIMENSIONS
 SOURCES = ("random", "retrieval", "disagreement", "dimsim")
@@ -277,8 +278,6 @@ def disagreement_triplets(ws, models: tuple[str, str], n: int, rng: np.random.Ge
 
 def dimsim_triplets(ws, path: str, n: int, threshold: float | None) -> list[dict]:
     """Trials from a dim-sim file, keeping its offsets, clip lengths and votes."""
-    from .dimsim import human_votes, read_dimsim
-
     frame = human_votes(read_dimsim(path))
     if threshold is not None:
         frame = frame[frame["agreement"] >= threshold]
@@ -389,10 +388,3 @@ def create_test(db: ListeningDB, ws, design: StudyDesign) -> str:
             ids_by_position[r["position"]] = result.inserted_primary_key[0]
     return test_id
 
-
-def trials_frame(db: ListeningDB, test_id: str) -> pd.DataFrame:
-    """The trials of a test as a DataFrame, in position order."""
-    with db.read() as conn:
-        rows = conn.execute(select(trials).where(trials.c.test_id == test_id)
-                            .order_by(trials.c.position)).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in trials.columns])
