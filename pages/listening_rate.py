@@ -69,48 +69,59 @@ def _save_answer(db, session_id: str, report) -> bool:
     return True
 
 
-def _retry_pending(db, session_id: str, trial_id: int) -> bool:
-    """Offer to send again an answer the database did not take; True while one is waiting."""
+def _retry_pending(db, session_id: str, trial_id: int) -> None:
+    """Offer to send again an answer the database did not take."""
     report = st.session_state.get(f"pending-{session_id}")
     if report is None or report.trial_id != trial_id:
-        return False
+        return
     st.warning(f"Your answer ({report.answer}) is not saved yet: the server could not reach its database. "
                "Please retry.")
     if st.button("Retry saving my answer", type="primary") and _save_answer(db, session_id, report):
         st.rerun()
-    return True
+
+
+def _store_player_value(db, session_id: str, view, value) -> bool:
+    """Check and store what the player last sent; True when it was an answer, now stored.
+
+    Read before the trial is drawn, so that an answer shows the next trial in this same run.
+    """
+    if not value:
+        return False
+    try:
+        report = parse_player_report(value, view.clip_seconds)
+    except MalformedReport as err:
+        show_error(err, "Please reload the page; your earlier answers are saved.")
+        return False
+    seen_key = f"seen-{session_id}"
+    if report.trial_id != view.trial_id or st.session_state.get(seen_key) == (report.trial_id, report.seq):
+        return False  # the answer of the previous trial, or a value already handled
+    st.session_state[seen_key] = (report.trial_id, report.seq)
+    if report.answer:
+        return _save_answer(db, session_id, report)
+    try:
+        record_plays(db, session_id, view.trial_id, report.plays)
+    except DatabaseUnavailable:
+        pass  # the player sends every play again with the answer
+    return False
+
+
+def player_key(session_id: str) -> str:
+    """One player per session: its iframe stays across trials (a new trial is new arguments)."""
+    return f"player-{session_id}"
 
 
 def _trial(ws, db, session_id: str) -> None:
     view = next_trial(db, session_id)
+    if view is not None and _store_player_value(db, session_id, view, st.session_state.get(player_key(session_id))):
+        view = next_trial(db, session_id)
     if view is None:
         st.success("All done. Thank you for your help!")
         return
     st.progress((view.index - 1) / view.total, text=f"Trial {view.index} of {view.total}")
     st.markdown(question_text(view.question))
     clips = {name: _clip(ws, str(ws.root), tid, start, view.clip_seconds) for name, (tid, start) in view.clips.items()}
-    value = player.triplet_player(view.trial_id, clips, view.plays, view.must_play_both,
-                                  key=f"player-{session_id}-{view.trial_id}")
-    if _retry_pending(db, session_id, view.trial_id) or not value:
-        return
-    try:
-        report = parse_player_report(value, view.clip_seconds)
-    except MalformedReport as err:
-        show_error(err, "Please reload the page; your earlier answers are saved.")
-        return
-    seen_key = f"seen-{session_id}-{view.trial_id}"
-    if report.trial_id != view.trial_id or st.session_state.get(seen_key) == report.seq:
-        return  # a lingering player of the previous trial, or a value already handled
-    st.session_state[seen_key] = report.seq
-    if report.answer:
-        if _save_answer(db, session_id, report):
-            st.rerun()
-        _retry_pending(db, session_id, view.trial_id)
-        return
-    try:
-        record_plays(db, session_id, view.trial_id, report.plays)
-    except DatabaseUnavailable:
-        pass  # the player sends every play again with the answer
+    player.triplet_player(view.trial_id, clips, view.plays, view.must_play_both, key=player_key(session_id))
+    _retry_pending(db, session_id, view.trial_id)
 
 
 def main() -> None:

@@ -180,7 +180,13 @@ def researcher_credential(ws, secrets_mapping: Mapping | None = None) -> dict | 
     if stored is not None:
         return stored
     plain = plain_password(secrets_mapping)
-    return None if plain is None else _hashed_plain_password(plain)
+    if plain is None:
+        return None
+    if len(plain) < MIN_PASSWORD_LENGTH:
+        raise ParameterError(f"the researcher password of ${PASSWORD_ENV} / secret {PASSWORD_SECRET} must have "
+                             f"at least {MIN_PASSWORD_LENGTH} characters; or set one with `python -m core "
+                             "listening set-password`")
+    return _hashed_plain_password(plain)
 
 
 # ------------------------------------------------------------------ backoff

@@ -6,10 +6,12 @@ Every play and every answer is committed before the function recording it
 returns. Clips are named by what the rater sees: ``anchor``, ``A`` and ``B``;
 ``song1_side`` says which side shows the trial's song1.
 
-How plays are measured: the rater page's player reports, for each clip, every
+How plays are measured: the rater page's player counts, for each clip, every
 ``play`` event of the browser's audio element and whether that play reached
 the clip's end having listened (time advancing at normal pace, not seeking) to
-at least 90% of the clip ("heard in full"); :func:`record_plays` stores them.
+at least 90% of the clip ("heard in full"). It reports all plays so far when a
+play ends (:func:`record_plays` stores them, so they count after a reload) and
+with the answer (:func:`record_answer` stores them first).
 What the player sends is checked by :mod:`core.listening.rater_input` first
 (at most :data:`~core.listening.rater_input.MAX_PLAYS_PER_CLIP` plays per clip
 are stored, so one call writes a bounded number of rows).
