@@ -7,13 +7,14 @@ widgets and layout only, all logic lives in ``core``.
 
 import streamlit as st
 
-from pages._listening import redeem_sign_in_link, visitor_access
+from pages._listening import handle_sign_in_link, visitor_access
 
 st.set_page_config(page_title="Tagspace", layout="wide")
 st.session_state["_tagspace_app_ran"] = True  # see pages/_common.py: _ensure_app_navigation
 # Researcher gate (core.listening.roles): a rater link reaches its test only; when the server listens
-# beyond localhost, explorer pages wait for the researcher sign-in.
-redeem_sign_in_link()
+# beyond localhost, explorer pages wait for the researcher sign-in; with no password set, a one-time
+# sign-in link is printed in this terminal.
+handle_sign_in_link()
 access = visitor_access()
 
 PAGES = {

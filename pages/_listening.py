@@ -41,6 +41,11 @@ def listening_db(ws):
 
 # ---------------------------------------------------------- researcher state
 @st.cache_resource(show_spinner=False)
+def _workspace(root: str) -> Workspace:
+    return Workspace.open(root)
+
+
+@st.cache_resource(show_spinner=False)
 def _throttle() -> SignInThrottle:
     return SignInThrottle()
 
@@ -86,7 +91,7 @@ def researcher_sign_in(ws) -> bool:
         st.error(str(err))
         return False
     if credential is None:
-        announce_sign_in_link(_links(), None, _local_base_url(), lambda text: print(text, flush=True))
+        _announce_link(ws)
         st.info("No researcher password is set. Open the one-time sign-in link printed in the terminal "
                 "that runs the app, or set a password with\n\n"
                 f"```\npython -m core listening set-password --workspace {ws.root}\n```")
@@ -130,8 +135,24 @@ def visitor_access() -> VisitorAccess:
                          sign_in_required=required, signed_in=signed_in())
 
 
-def redeem_sign_in_link() -> None:
-    """Sign this session in with a one-time link (``?signin=TOKEN``); the token leaves the URL either way."""
+def _announce_link(ws) -> None:
+    """Print a one-time sign-in link in the server's terminal when no password is set (once per link)."""
+    try:
+        credential = _credential(ws)
+    except TagspaceError:  # a broken credential file: the sign-in form says so
+        return
+    announce_sign_in_link(_links(), credential, _local_base_url(), lambda text: print(text, flush=True))
+
+
+def handle_sign_in_link() -> None:
+    """Sign this session in with a one-time link (``?signin=TOKEN``; the token leaves the URL either way),
+    and print a new link in the terminal when no password is set and none is open."""
+    from pages._common import workspace_root
+
+    try:
+        _announce_link(_workspace(str(workspace_root())))
+    except TagspaceError:  # no workspace yet: the pages say so
+        pass
     token = st.query_params.get(SIGN_IN_PARAM)
     if token is None:
         return
@@ -146,8 +167,8 @@ def redeem_sign_in_link() -> None:
         st.session_state[RESEARCHER] = True
     else:
         _throttle().failed(_clients())
-        st.error("This sign-in link was already used or is not valid. A new one is printed in the terminal "
-                 "when the Listening tests page is opened and no password is set.")
+        st.error("This sign-in link was already used or is not valid. Without a password, a new one is printed "
+                 "in the terminal that runs the app.")
 
 
 def mark_rater_session() -> None:
@@ -157,9 +178,10 @@ def mark_rater_session() -> None:
 
 def stop_unless_allowed(page_file: str | None) -> None:
     """Stop a page this visitor may not see, saying where to sign in."""
-    if page_file is None or visitor_access().allows(page_file):
+    access = visitor_access()
+    if page_file is None or access.allows(page_file):
         return
-    if visitor_access().rater_link:
+    if access.rater_link:
         st.error("This link opens a listening test only.")
     else:
         st.warning("This server is reachable from the network: sign in as a researcher on the "

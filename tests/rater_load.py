@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from tests.browser_support import CHROMIUM_ARGS, chromium_path
+from tests.browser_support import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 
 PLAYER = "iframe[title*='tagspace_triplet_player']"
 
@@ -76,7 +76,9 @@ async def _rate(browser, link: str, seed: int, timeout_ms: int, start_after_s: f
             await page.evaluate(_CLICK_JS, [trial, side])
             run.trials.append(trial)
     except Exception as err:  # reported per rater; the caller asserts none happened
-        run.error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
+        run.error = f"{type(err).__name__}: {str(err).splitlines()[0][:300]} (after {len(run.trials)} answers)"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / f"rater-load-{seed}.png"), full_page=True)
     finally:
         await context.close()
     return run

@@ -282,14 +282,19 @@ def test_rater_link_reaches_only_its_test(listening_ws, monkeypatch, served_on):
 
 
 def test_fresh_app_without_password_prints_a_one_time_link(listening_ws, monkeypatch, served_on, capsys):
+    from pages._listening import _links
+
+    _links.clear()  # a fresh app process: no link issued yet (earlier tests ran app.py in this process)
     monkeypatch.delenv("TAGSPACE_RESEARCHER_PASSWORD", raising=False)
     served_on("127.0.0.1")
     app = _app("../app.py", listening_ws, monkeypatch)
-    app.switch_page("pages/listening_design.py")
-    app.run()
+    app.run()  # the first visit, to Home: the link is printed at once, as Jupyter does
+    links = re.findall(r"http://localhost:\d+/\?signin=(\S+)", capsys.readouterr().out)
+    assert not app.exception and len(links) == 1
+    app = _app("../app.py", listening_ws, monkeypatch)
+    app.switch_page("pages/listening_design.py").run()
     assert not app.exception and "one-time sign-in link" in app.info[0].value and not app.tabs
-    links = re.findall(r"http://\S+/\?signin=(\S+)", capsys.readouterr().out)
-    assert len(links) == 1
+    assert "signin=" not in capsys.readouterr().out  # printed once while it is unused
     visitor = _app("../app.py", listening_ws, monkeypatch)
     visitor.query_params["signin"] = links[0]
     visitor.switch_page("pages/listening_design.py")

@@ -340,3 +340,22 @@ def test_researcher_page_needs_the_password(listening_ws, listening_db, monkeypa
     tests = list_tests(listening_db)
     assert len(tests) == 2 and tests[0]["name"] == "listening test"
     assert len(trials_frame(listening_db, tests[0]["test_id"])) == 20 + 2 + 2  # main, catch, 10% repeats
+
+
+def test_csv_exports_are_safe_against_formula_injection(listening_ws, listening_db, tmp_path):
+    from sqlalchemy import update
+
+    from core.listening.db import trials
+    from core.listening.export import listening_tables, table_bytes
+
+    test_id = _make_test(listening_db, listening_ws)
+    payload = '=HYPERLINK("http://evil","x")'
+    with listening_db.write() as conn:  # a track id that a spreadsheet would run as a formula
+        conn.execute(update(trials).where(trials.c.test_id == test_id).values(anchor_id=payload))
+    export_test(listening_db, test_id, tmp_path / "out", formats=("csv",))
+    cells = pd.read_csv(tmp_path / "out" / f"{test_id}_trials.csv")["anchor_id"]
+    assert set(cells) == {"'" + payload}
+    download = table_bytes(listening_tables(listening_db, test_id)["trials"], "csv").decode()
+    assert "'" + payload.replace('"', '""') in download and "\n" + payload not in download
+    parquet = pd.read_parquet(io.BytesIO(table_bytes(trials_frame(listening_db, test_id), "parquet")))
+    assert set(parquet["anchor_id"]) == {payload}  # Parquet keeps the data as it is
