@@ -2,10 +2,14 @@
 
 Set ``TAGSPACE_TEST_WORKSPACE=/some/dir`` to keep and reuse a tiny workspace
 between runs while developing (the build is resumable, so only missing steps run).
+``postgres_server`` is a throwaway PostgreSQL server for the session (or a skip
+with the reason); the listening tests' ``listening_db`` runs on it and on SQLite
+(``tests/listening_support.py``).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import urllib.request
 from pathlib import Path
@@ -65,6 +69,7 @@ def postgres_server():
     if "server" not in _POSTGRES:  # try once per session; a failure skips every PostgreSQL test with its reason
         try:
             _POSTGRES["server"] = start_throwaway_postgres()
+            atexit.register(_POSTGRES["server"].stop)  # also when the session is interrupted
         except PostgresUnavailable as err:
             _POSTGRES["server"] = None
             _POSTGRES["reason"] = f"PostgreSQL tests skipped: {err}"

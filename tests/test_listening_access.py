@@ -20,7 +20,7 @@ from core.listening.db import open_db
 from core.listening.design import StudyDesign, create_test
 from core.listening.researcher import (MIN_PASSWORD_LENGTH, SignInLinks, SignInThrottle, announce_sign_in_link,
                                        credential_path, hash_password, load_password_hash, researcher_credential,
-                                       save_password, sign_in, verify_password)
+                                       sign_in, verify_password)
 from core.listening.roles import (explorer_sign_in_required, is_loopback, page_allowed, reachable_pages,
                                   sign_in_setting)
 

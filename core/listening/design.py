@@ -27,18 +27,16 @@ test's seed, so a design is reproducible.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import insert
 
 from .. import __version__
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..errors import DataError, ParameterError
+from ..fileio import read_json, sha256_file
 from .db import ListeningDB, dumps, now_iso, tests, trials
 from .dimsim import human_votes, read_dimsim
 
@@ -141,10 +139,7 @@ def model_versions(ws) -> dict[str, str]:
     The version is the first 12 hex digits of the SHA-256 of its ``config.json``
     (which holds its creation time and training configuration).
     """
-    out = {}
-    for name in ws.model_names():
-        out[name] = hashlib.sha256((ws.models_dir / name / "config.json").read_bytes()).hexdigest()[:12]
-    return out
+    return {name: sha256_file(ws.models_dir / name / "config.json")[:12] for name in ws.model_names()}
 
 
 def track_durations(ws, track_ids) -> dict[str, float]:
@@ -177,8 +172,8 @@ def load_track_embeddings(ws, model: str) -> tuple[list[str], np.ndarray]:
     if not (folder / "tracks.npy").exists() or not (folder / "track_ids.json").exists():
         raise DataError(f"no embeddings for model {model!r} in {folder}; run "
                         f"`python -m core embed --workspace {ws.root}` first")
-    ids = [str(t) for t in json.loads((folder / "track_ids.json").read_text())]
-    vectors = np.load(folder / "tracks.npy").astype(np.float32)
+    ids = [str(t) for t in read_json(folder / "track_ids.json")]
+    vectors = np.load(folder / "tracks.npy", allow_pickle=False).astype(np.float32)
     if len(ids) != len(vectors):
         raise DataError(f"{folder}: {len(ids)} track ids but {len(vectors)} vectors")
     return ids, vectors
