@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+# Interface the app listens on: this machine only, unless told otherwise (HOST=0.0.0.0 serves every network).
+HOST   ?= localhost
 # Empty means the default workspace ($$TAGSPACE_WORKSPACE or ~/.cache/tagspace/demo).
 WORKSPACE ?=
 WS_ARG := $(if $(WORKSPACE),--workspace $(WORKSPACE),)
@@ -44,7 +46,7 @@ demo: install
 	$(BIN)/python -m core build-demo $(WS_ARG)
 
 run: demo
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true -- $(WS_ARG)
+	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true -- $(WS_ARG)
 
 test: test-deps
 	$(BIN)/python -m pytest

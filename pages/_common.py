@@ -6,6 +6,7 @@ Only Streamlit wiring lives here; every computation is in ``core``.
 from __future__ import annotations
 
 import argparse
+import mimetypes
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import streamlit as st
 
 from core.errors import TagspaceError
 from core.paths import default_workspace
+from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from core.workspace import Workspace
 
 
@@ -69,8 +71,11 @@ def workspace() -> Workspace:
 
 
 def show_error(err: Exception, hint: str | None = None) -> None:
-    """Show a core error as a message with what to do — never a traceback."""
-    st.error(str(err) + (f"\n\n{hint}" if hint else ""))
+    """Show a core error as a message with what to do — never a traceback.
+
+    The message is shown as plain text: errors quote what a visitor typed or the URL held.
+    """
+    st.error(escape_markdown(err) + (f"\n\n{escape_markdown(hint)}" if hint else ""))
 
 
 # ---------------------------------------------------------------- heavy objects
@@ -105,6 +110,11 @@ def url_value(key: str, default: str | None = None) -> str | None:
     return st.query_params.get(key, default)
 
 
+def url_text(key: str, default: str = "") -> str:
+    """Query text from the URL, cut to the length the text inputs accept (:data:`MAX_QUERY_CHARS`)."""
+    return str(url_value(key, default))[:MAX_QUERY_CHARS]
+
+
 def set_url(**values) -> None:
     """Write values into the URL; None removes a key."""
     for key, value in values.items():
@@ -129,8 +139,13 @@ def model_picker(label: str = "Model", require=None, key: str = "model") -> str 
 
 
 # -------------------------------------------------------------------- playback
-def player(track_id: str, window_s: float | None = 3.0, label: str | None = None, full: bool = False) -> None:
-    """One audio player: a ``window_s`` excerpt cut server-side (the full clip on demand), or the full clip."""
+def player(track_id: str, window_s: float | None = 3.0, label: str | None = None, full: bool = False,
+           key: str = "") -> None:
+    """One audio player: a ``window_s`` excerpt cut server-side (the full clip on demand), or the full clip.
+
+    The full clip is read only once the visitor turns on its "Full clip" toggle, never on every
+    rerun; ``key`` tells apart the toggles of a track shown in several places on one page.
+    """
     from core.audio import audio_duration
     from core.views.playback import excerpt_window
 
@@ -142,11 +157,11 @@ def player(track_id: str, window_s: float | None = 3.0, label: str | None = None
             return
         start, end = excerpt_window(audio_duration(path), window_s)
         st.audio(_excerpt(str(path), start, end), format="audio/wav")
-        st.caption(f"{label + ' · ' if label else ''}excerpt {start:.2f}-{end:.2f} s")
-        with st.expander("Full clip"):
-            st.audio(str(path))
+        st.caption(f"{escape_markdown(label) + ' · ' if label else ''}excerpt {start:.2f}-{end:.2f} s")
+        if st.toggle("Full clip", key=f"full_clip:{key}:{track_id}"):
+            st.audio(str(path), format=mimetypes.guess_type(path.name)[0] or "audio/wav")
     except TagspaceError as err:
-        st.warning(f"cannot play {track_id}: {err}")
+        st.warning(f"cannot play {code_span(track_id)}: {escape_markdown(err)}")
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -154,6 +169,30 @@ def _excerpt(path: str, start: float, end: float) -> bytes:
     from core.audio import excerpt_bytes
 
     return excerpt_bytes(path, start, end)
+
+
+def clip_upload(label: str = "Audio clip (wav, flac, ogg, mp3)", key: str = "upload",
+                preview: bool = False) -> tuple[bytes | None, str | None]:
+    """An upload box for one audio clip, checked by type and size; (content, file name) or (None, None).
+
+    Decoding (channels, sample rate and duration checked from the header first) happens in the
+    engine, once per clip: its embedding is cached by content hash.
+    """
+    from core.audio import AUDIO_EXTENSIONS
+    from core.views.uploads import check_upload
+
+    upload = st.file_uploader(label, type=[ext.lstrip(".") for ext in AUDIO_EXTENSIONS], key=key)
+    if upload is None:
+        return None, None
+    try:
+        check_upload(upload.name, upload.size)
+    except TagspaceError as err:
+        show_error(err)
+        return None, None
+    data = upload.getvalue()
+    if preview:
+        st.audio(data, format=upload.type or "audio/wav")
+    return data, upload.name
 
 
 def picked_engine(label: str = "Model", require=None):

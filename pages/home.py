@@ -4,13 +4,14 @@ import streamlit as st
 
 from core.health import workspace_problems
 from core.summary import headline_metrics, load_evaluation, model_configs, track_table
-from pages._common import workspace, workspace_root
+from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
+from pages._common import player, workspace, workspace_root
 
 ws = workspace()
 info = ws.info()
 
 st.title("Tagspace")
-st.caption(f"Workspace **{info['name']}** at `{info['workspace']}`")
+st.caption(f"Workspace **{escape_markdown(info['name'])}** at {code_span(info['workspace'])}")
 
 cols = st.columns(4)
 cols[0].metric("Tracks", info["tracks"])
@@ -26,7 +27,7 @@ with left:
         st.caption("Demo corpus: mood tags are derived by a rule from mode and tempo, not from listeners.")
 with right:
     st.subheader("Word embeddings")
-    st.write(", ".join(info["word_embeddings"]) or "none")
+    st.write(escape_markdown(", ".join(info["word_embeddings"]) or "none"))
     st.subheader("Splits")
     st.write(info["splits"])
 
@@ -41,10 +42,10 @@ problems = workspace_problems(ws)
 if problems:
     st.subheader("Needs attention")
     for p in problems:
-        (st.error if p.severity == "error" else st.warning)(f"{p.what}. Fix: {p.fix}")
+        (st.error if p.severity == "error" else st.warning)(f"{escape_markdown(p.what)}. Fix: {p.fix}")
 
 st.subheader("Tracks")
-query = st.text_input("Filter tracks (id, title, artist or tag)", key="home_filter")
+query = st.text_input("Filter tracks (id, title, artist or tag)", key="home_filter", max_chars=MAX_QUERY_CHARS)
 table = track_table(ws.catalog, query)
 page_size = 10
 pages = max(1, -(-len(table) // page_size))
@@ -52,17 +53,14 @@ page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value
 shown = table.iloc[(page - 1) * page_size: page * page_size]
 st.dataframe(shown, hide_index=True, width="stretch")
 for row in shown.itertuples():
-    path = ws.audio_path(row.track_id)
     c1, c2 = st.columns([1, 3])
-    c1.write(f"**{row.title}** · `{row.track_id}`")
-    if path.is_file():
-        c2.audio(str(path))
-    else:
-        c2.warning("audio file missing")
+    c1.write(f"**{escape_markdown(row.title)}** · {code_span(row.track_id)}")
+    with c2:
+        player(row.track_id, key="home")
 
 with st.expander("Use another workspace"):
     st.markdown(
-        f"This app shows `{workspace_root()}`. Start it on another one with\n\n"
+        f"This app shows {code_span(workspace_root())}. Start it on another one with\n\n"
         "```\nstreamlit run app.py -- --workspace /path/to/workspace\n```\n\n"
         "or set `TAGSPACE_WORKSPACE`. Create one from your data with `python -m core import` "
         "(see the README for the tag-file formats)."

@@ -6,7 +6,8 @@ from core.engine.projection import load_projection, stratified_sample
 from core.engine.queries import text_to_tracks, text_vector
 from core.errors import TagspaceError
 from core.views.map import COLOR_BY, map_figure, map_points, selected_ids, split_selection
-from pages._common import picked_engine, player, set_url, show_error, url_value, workspace
+from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
+from pages._common import picked_engine, player, set_url, show_error, url_text, url_value, workspace
 
 MAX_POINTS = 20_000  # plotly WebGL stays responsive below this; larger views are sampled
 
@@ -33,7 +34,8 @@ c1, c2, c3 = st.columns([2, 2, 1])
 color_default = url_value("color", "genre")
 color_by = c1.selectbox("Colour tracks by", COLOR_BY, index=COLOR_BY.index(color_default) if color_default in COLOR_BY else 0)
 set_url(color=color_by)
-word = c2.text_input("Find a word (zero-shot words too)", value=url_value("word", ""), key="map_word")
+word = c2.text_input("Find a word (zero-shot words too)", value=url_text("word"), key="map_word",
+                     max_chars=MAX_QUERY_CHARS)
 set_url(word=word)
 shade = c3.toggle("Shade by neighbourhood preservation", key="shade",
                   help="Points whose 10 nearest neighbours in the full space are mostly not near them "
@@ -55,8 +57,8 @@ if word.strip():
         vector, used = text_vector(eng, word)
         x, y = projection.place(vector)[0]
         highlight = {"x": float(x), "y": float(y), "text": word}
-        st.caption(f"'{word}' read as {used['source']} ({used.get('form', '')}); "
-                   "placed where its nearest points in the full space lie.")
+        st.caption(escape_markdown(f"'{word}' read as {used['source']} ({used.get('form', '')}); "
+                                   "placed where its nearest points in the full space lie."))
     except TagspaceError as err:
         show_error(err)
 
@@ -66,14 +68,14 @@ track_ids, tags = split_selection(selected_ids(event))
 
 if tags:
     tag = tags[0]
-    st.subheader(f"Tracks nearest to the tag '{tag}'")
+    st.subheader(escape_markdown(f"Tracks nearest to the tag '{tag}'"))
     try:
         result = text_to_tracks(eng, tag, k=10)
         for hit in result.hits:
             a, b = st.columns([2, 3])
-            a.write(f"`{hit.id}` · {hit.score:.3f}")
+            a.write(f"{code_span(hit.id)} · {hit.score:.3f}")
             with b:
-                player(hit.id, window)
+                player(hit.id, window, key="tag")
     except TagspaceError as err:
         show_error(err)
 
@@ -83,8 +85,8 @@ if track_ids:
     st.dataframe(table, width="stretch")
     for tid in track_ids[:20]:
         a, b = st.columns([2, 3])
-        a.write(f"**{table.at[tid, 'title']}** · `{tid}`")
+        a.write(f"**{escape_markdown(table.at[tid, 'title'])}** · {code_span(tid)}")
         with b:
-            player(tid, window)
+            player(tid, window, key="selection")
     if len(track_ids) > 20:
         st.caption(f"Players for the first 20 of {len(track_ids)} selected tracks.")

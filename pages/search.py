@@ -4,8 +4,8 @@ import streamlit as st
 
 from core.engine.queries import search_tracks, text_to_tracks, track_to_tags
 from core.errors import TagspaceError
-from core.views.uploads import check_upload
-from pages._common import picked_engine, player, set_url, show_error, url_value, workspace
+from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
+from pages._common import clip_upload, picked_engine, player, set_url, show_error, url_text, workspace
 
 st.title("Search")
 ws = workspace()
@@ -16,8 +16,8 @@ titles = dict(zip(ws.catalog.tracks["track_id"], ws.catalog.tracks["title"]))
 text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"])
 
 with text_tab:
-    text = st.text_input("Tags or free text (e.g. `fast fiddle reel`, `smooth jazz`)", value=url_value("q", ""),
-                         key="text_query")
+    text = st.text_input("Tags or free text (e.g. `fast fiddle reel`, `smooth jazz`)", value=url_text("q"),
+                         key="text_query", max_chars=MAX_QUERY_CHARS)
     set_url(q=text)
     k = st.slider("Results", 5, 50, 10, key="text_k")
     if text.strip():
@@ -27,41 +27,42 @@ with text_tab:
             show_error(err)
         else:
             used = result.used
-            parts = [f"read as **{used.get('source', '?')}**"]
+            parts = [f"read as **{escape_markdown(used.get('source', '?'))}**"]
             if used.get("used_words"):
-                parts.append("words used: " + ", ".join(f"`{w}`" for w in used["used_words"]))
+                parts.append("words used: " + ", ".join(code_span(w) for w in used["used_words"]))
             if used.get("form"):
-                parts.append(f"form: `{used['form']}` ({used.get('method', '')})")
+                parts.append(f"form: {code_span(used['form'])} ({escape_markdown(used.get('method', ''))})")
             if used.get("missing_words"):
-                parts.append("not in vocabulary: " + ", ".join(f"`{w}`" for w in used["missing_words"]))
+                parts.append("not in vocabulary: " + ", ".join(code_span(w) for w in used["missing_words"]))
             st.caption(" · ".join(parts))
             for warning in result.warnings:
                 st.warning(warning)
             for rank, hit in enumerate(result.hits, start=1):
                 c1, c2 = st.columns([2, 3])
-                c1.markdown(f"{rank}. **{titles.get(hit.id, hit.id)}** · `{hit.id}` · {hit.score:.3f}")
+                title = escape_markdown(titles.get(hit.id, hit.id))
+                c1.markdown(f"{rank}. **{title}** · {code_span(hit.id)} · {hit.score:.3f}")
                 with c2:
-                    player(hit.id, window)
+                    player(hit.id, window, key="text")
 
 with tag_tab:
     source = st.radio("Track", ["Catalog track", "Upload a clip"], horizontal=True, key="tag_source")
     query, filename = None, None
     if source == "Catalog track":
-        needle = st.text_input("Search title, artist or id", key="tag_search")
-        found = search_tracks(ws.catalog, needle, limit=200)
-        if not found.empty:
-            ids = found["track_id"].tolist()
-            query = st.selectbox("Track", ids, format_func=lambda t: f"{titles.get(t, t)} · {t}", key="tag_track")
-            player(query, window)
-            st.caption("Catalog tags: " + "; ".join(f"{c}: {', '.join(t)}" for c, t in ws.catalog.tags_of(query).items()))
+        needle = st.text_input("Search title, artist or id", key="tag_search", max_chars=MAX_QUERY_CHARS)
+        try:
+            found = search_tracks(ws.catalog, needle, limit=200)
+        except TagspaceError as err:
+            show_error(err)
+        else:
+            if not found.empty:
+                ids = found["track_id"].tolist()
+                query = st.selectbox("Track", ids, format_func=lambda t: f"{titles.get(t, t)} · {t}",
+                                     key="tag_track")
+                player(query, window, key="tag")
+                tags = ws.catalog.tags_of(query).items()
+                st.caption("Catalog tags: " + escape_markdown("; ".join(f"{c}: {', '.join(t)}" for c, t in tags)))
     else:
-        upload = st.file_uploader("Audio clip", type=["wav", "flac", "ogg", "mp3"], key="tag_upload")
-        if upload is not None:
-            try:
-                check_upload(upload.name, upload.size)
-                query, filename = upload.getvalue(), upload.name
-            except TagspaceError as err:
-                show_error(err)
+        query, filename = clip_upload("Audio clip", key="tag_upload")
     vocabulary = st.radio("Vocabulary", ["seen", "all"], horizontal=True, key="tag_vocab",
                           format_func=lambda v: "trained tags" if v == "seen" else "trained + zero-shot tags")
     if query is not None:

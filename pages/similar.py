@@ -4,9 +4,9 @@ import streamlit as st
 
 from core.engine.queries import mix_and_match, search_tracks, weighted_subspace_search
 from core.errors import TagspaceError
-from core.views.uploads import check_upload
+from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from core.views.weights import weights_from_text, weights_to_text
-from pages._common import picked_engine, player, set_url, show_error, url_value, workspace
+from pages._common import clip_upload, picked_engine, player, set_url, show_error, url_value, workspace
 
 st.title("Similar tracks")
 ws = workspace()
@@ -16,8 +16,12 @@ subspaces = [s for s in eng.subspaces if s != "all"]
 
 def pick_track(label: str, key: str, default: str | None = None) -> str | None:
     """Search the catalog by title/artist/id and pick one track."""
-    query = st.text_input(f"{label}: search title, artist or id", key=f"q_{key}")
-    found = search_tracks(ws.catalog, query, limit=200)
+    query = st.text_input(f"{label}: search title, artist or id", key=f"q_{key}", max_chars=MAX_QUERY_CHARS)
+    try:
+        found = search_tracks(ws.catalog, query, limit=200)
+    except TagspaceError as err:
+        show_error(err)
+        return None
     if found.empty:
         st.caption("no track matches")
         return None
@@ -41,9 +45,10 @@ def show_results(result) -> None:
                f"(why it is close). Excerpts: {window:.1f} s windows, the length the model saw.")
     for hit in result.hits:
         c1, c2 = st.columns([2, 3])
-        c1.markdown(f"**{titles.get(hit.id, hit.id)}** · `{hit.id}` · score {hit.score:.3f}")
+        title = escape_markdown(titles.get(hit.id, hit.id))
+        c1.markdown(f"**{title}** · {code_span(hit.id)} · score {hit.score:.3f}")
         with c2:
-            player(hit.id, window)
+            player(hit.id, window, key="result")
 
 
 mode = st.radio("Mode", ["Weighted similarity", "Mix and match"], horizontal=True,
@@ -58,16 +63,9 @@ if mode == "Weighted similarity":
         set_url(track=query)
         if query:
             st.markdown("**Query**")
-            player(query, window)
+            player(query, window, key="query")
     else:
-        upload = st.file_uploader("Audio clip (wav, flac, ogg, mp3)", type=["wav", "flac", "ogg", "mp3"])
-        if upload is not None:
-            try:
-                check_upload(upload.name, upload.size)
-                query, filename = upload.getvalue(), upload.name
-                st.audio(query)
-            except TagspaceError as err:
-                show_error(err)
+        query, filename = clip_upload(key="similar_upload", preview=True)
 
     names = subspaces + ["track"]
     current = weights_from_text(url_value("w"), names, default=1.0)

@@ -5,9 +5,10 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import TagspaceError
-from core.views.words import compare_phrase, pair_cosine_frame
+from core.views.text import MAX_QUERY_CHARS, escape_markdown
+from core.views.words import MAX_PAIRS, compare_phrase, pair_cosine_frame
 from core.words.compare import README_PAIRS, music_vocabulary
-from pages._common import set_url, show_error, url_value, word_vectors, workspace
+from pages._common import set_url, show_error, url_text, word_vectors, workspace
 
 st.title("Words: general vs musical")
 ws = workspace()
@@ -29,23 +30,27 @@ left = c1.selectbox("General embedding", general, key="left")
 right = c2.selectbox("Musical embedding", musical, key="right")
 chosen = {left: loaded[left], right: loaded[right]}
 
-phrase = st.text_input("Word or phrase", value=url_value("word", "house"), key="word")
+phrase = st.text_input("Word or phrase", value=url_text("word", "house"), key="word", max_chars=MAX_QUERY_CHARS)
 set_url(word=phrase)
 k = st.slider("Neighbours", 5, 30, 10, key="nk")
 min_count = st.number_input("Minimum training count (embeddings with counts only; rare tokens are noisy)",
                             min_value=1, value=2, step=1, key="min_count")
 music_terms = music_vocabulary(ws)
 
-if phrase.strip():
-    result = compare_phrase(chosen, phrase, k, music_terms, min_count=int(min_count))
+try:
+    result = compare_phrase(chosen, phrase, k, music_terms, min_count=int(min_count)) if phrase.strip() else None
+except TagspaceError as err:
+    show_error(err)
+    result = None
+if result is not None:
     cols = st.columns(2)
     for col, name in zip(cols, chosen):
         with col:
-            st.subheader(chosen[name].label or name)
+            st.subheader(escape_markdown(chosen[name].label or name))
             if result.tables[name] is None:
-                st.error(result.errors[name])
+                st.error(escape_markdown(result.errors[name]))
                 continue
-            st.caption(f"looked up as {result.lookups[name]}")
+            st.caption(escape_markdown(f"looked up as {result.lookups[name]}"))
             table = result.tables[name]
             st.dataframe(table.style.apply(
                 lambda row: ["font-weight: bold; background-color: #e7f5ff" if row["music term"] else ""] * len(row),
@@ -58,12 +63,20 @@ if phrase.strip():
 
 st.subheader("Pair cosines")
 pairs = pd.DataFrame(list(README_PAIRS) + [("jungle", "drum and bass"), ("soul", "funk")], columns=["a", "b"])
-edited = st.data_editor(pairs, num_rows="dynamic", key="pairs", hide_index=True)
+edited = st.data_editor(pairs, num_rows="dynamic", key="pairs", hide_index=True,
+                        column_config={c: st.column_config.TextColumn(c, max_chars=MAX_QUERY_CHARS) for c in "ab"})
 pair_list = [(str(a).strip(), str(b).strip()) for a, b in edited.itertuples(index=False) if str(a).strip() and str(b).strip()]
-if pair_list:
-    frame = pair_cosine_frame(chosen, pair_list)
+if len(pair_list) > MAX_PAIRS:
+    st.caption(f"Comparing the first {MAX_PAIRS} of {len(pair_list)} pairs.")
+    pair_list = pair_list[:MAX_PAIRS]
+try:
+    frame = pair_cosine_frame(chosen, pair_list) if pair_list else None
+except TagspaceError as err:
+    show_error(err)
+    frame = None
+if frame is not None:
     st.plotly_chart(px.bar(frame, x="pair", y="cosine", color="embedding", barmode="group",
                            range_y=[-0.2, 1.0], height=380), key="pair_chart")
     missing = frame[frame["note"] != ""]
     if len(missing):
-        st.caption("Missing: " + "; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples()))
+        st.caption("Missing: " + escape_markdown("; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples())))

@@ -38,13 +38,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_log(url: str) -> Path:
+    """The log file (stdout and stderr) of the server :func:`streamlit_server` started at ``url``."""
+    return ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
+
+
 @contextmanager
-def streamlit_server(workspace: Path, env: dict | None = None, timeout: float = 90.0):
-    """Start ``streamlit run app.py`` on a free localhost port; yield its base URL."""
+def streamlit_server(workspace: Path, env: dict | None = None, timeout: float = 90.0, script: Path | None = None):
+    """Start ``streamlit run app.py`` (or ``script``) from the repository on a free localhost port; yield its URL.
+
+    The server runs in the repository root, so ``.streamlit/config.toml`` applies to ``script`` too.
+    """
     port = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script or REPO / "app.py"),
            "--server.headless", "true", "--server.fileWatcherType", "none",
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--browser.gatherUsageStats", "false", "--", "--workspace", str(workspace)]

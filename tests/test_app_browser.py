@@ -115,3 +115,34 @@ def test_word_comparison(page, app_url):
     page.get_by_text("looked up as").first.wait_for(timeout=30_000)
     assert page.get_by_text("Neighbour overlap").count() == 1
     screenshot(page, "words-metal")
+
+
+def test_upload_a_clip_and_reweight(page, app_url, tiny_workspace, tmp_path):
+    """Query by an uploaded clip in the browser; a slider move re-ranks (AppTest counts its decodes)."""
+    import numpy as np
+    import soundfile as sf
+
+    clip = tmp_path / "my clip.wav"
+    sf.write(clip, np.random.default_rng(3).normal(scale=0.1, size=(3 * 44100, 2)).astype(np.float32), 44100)
+    lee = _model(tiny_workspace, "lee", "disentangled")
+    _open(page, app_url, "similar", f"?model={lee}&w=genre:1,mood:0,instrument:0,tempo:0,track:0")
+    page.get_by_text("Upload a clip").click()
+    wait_for_app(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(clip))
+    page.get_by_text("score").first.wait_for(timeout=60_000)
+    wait_for_app(page)
+    before = page.locator("[data-testid='stMarkdownContainer'] code").all_inner_texts()
+    slider = page.locator("[data-testid='stSlider']").filter(has_text="tempo").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("End")  # tempo weight 0 -> 1
+    wait_for_app(page)
+    slider = page.locator("[data-testid='stSlider']").filter(has_text="genre").get_by_role("slider")
+    slider.focus()
+    page.keyboard.press("Home")  # genre weight 1 -> 0
+    wait_for_app(page)
+    page.wait_for_function("() => location.search.includes('genre%3A0') || location.search.includes('genre:0')",
+                           timeout=30_000)
+    after = page.locator("[data-testid='stMarkdownContainer'] code").all_inner_texts()
+    assert len(before) >= 5 and before != after
+    assert page.locator("[data-testid='stException']").count() == 0 and not page.errors
+    screenshot(page, "similar-upload")

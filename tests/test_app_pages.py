@@ -113,3 +113,89 @@ def test_map_page_loads_cached_projection(app, tiny_workspace):
     at = app("map")
     _no_errors(at)
     assert any("tracks and" in c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------ hardening
+def _audio_urls(at) -> list[str]:
+    """Media URLs of the page's audio players (AppTest shows audio as unknown elements)."""
+    return [element.proto.url for element in at.get("audio")]
+
+
+def _wav(seconds: float, seed: int) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    y = np.random.default_rng(seed).normal(scale=0.1, size=int(seconds * 22050)).astype(np.float32)
+    sf.write(buffer, y, 22050, format="WAV")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("page", ["home", "map", "words", "similar", "search"])
+def test_every_text_input_has_a_length_limit(app, page):
+    from core.views.text import MAX_QUERY_CHARS
+
+    at = app(page)
+    _no_errors(at)
+    assert at.text_input, f"{page} has text inputs"
+    assert {t.key: t.max_chars for t in at.text_input} == {t.key: MAX_QUERY_CHARS for t in at.text_input}
+
+
+def test_long_hostile_url_values_are_cut_escaped_or_ignored(app, tiny_workspace):
+    from core.views.text import MAX_QUERY_CHARS
+
+    won = _models(tiny_workspace, "won")[0]
+    hostile = "[evil](http://evil.test) <b>x</b> $y$ `z` qwzxv"
+    at = app("search", model=won, q=hostile)  # unknown words: an error message that quotes them, escaped
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "\\[evil\\]\\(http\\:" in shown and "\\<b\\>" in shown and "\\$y\\$" in shown and "\\`z\\`" in shown
+    at = app("search", model=won, q="rock " * 100)
+    assert not at.exception and len(at.text_input(key="text_query").value) == MAX_QUERY_CHARS
+    at = app("words", word="house " * 100)
+    assert not at.exception
+    lee = _models(tiny_workspace, "lee", "disentangled")[0]
+    at = app("similar", model=lee, track=tiny_workspace.catalog.track_ids[0],
+             w="genre:nan,mood:inf,instrument:7,tempo:-1,track:0.5")
+    _no_errors(at)
+    assert {s.key: s.value for s in at.slider if s.key.startswith("w_")} == {
+        "w_genre": 0.0, "w_mood": 0.0, "w_instrument": 0.0, "w_tempo": 0.0, "w_track": 0.5}
+
+
+def test_players_load_full_clips_only_on_demand(app, tiny_workspace):
+    lee = _models(tiny_workspace, "lee", "disentangled")[0]
+    at = app("similar", model=lee, track=tiny_workspace.catalog.track_ids[0])
+    _no_errors(at)
+    urls = _audio_urls(at)
+    assert len(urls) == 1 + len(at.dataframe[0].value)  # one excerpt for the query and each result
+    assert all(url.endswith(".wav") for url in urls)  # excerpts cut server-side (WAV); the demo's files are OGG
+    assert not any(t.value for t in at.toggle)
+    at.toggle(key=f"full_clip:query:{tiny_workspace.catalog.track_ids[0]}").set_value(True).run()
+    _no_errors(at)
+    full = set(_audio_urls(at)) - set(urls)
+    assert len(full) == 1 and not full.pop().endswith(".wav")  # the whole (OGG) file, once asked for
+    home = app("home")
+    rows = len(home.dataframe[-1].value)
+    assert len(_audio_urls(home)) == rows and len(home.toggle) == rows
+
+
+def test_an_uploaded_clip_is_decoded_once_across_reruns(app, tiny_workspace, monkeypatch):
+    import core.engine.engine as engine_module
+
+    decodes = []
+    decode = engine_module.decode_audio
+    monkeypatch.setattr(engine_module, "decode_audio", lambda *a, **kw: decodes.append(a[1]) or decode(*a, **kw))
+    lee = _models(tiny_workspace, "lee", "disentangled")[0]
+    at = app("similar", model=lee, w="genre:1,mood:0,instrument:0,tempo:0,track:0")
+    next(r for r in at.radio if r.label == "Query").set_value("Upload a clip").run()
+    at.file_uploader(key="similar_upload").set_value(("my clip.wav", _wav(4.0, seed=17), "audio/wav")).run()
+    _no_errors(at)
+    first = at.dataframe[0].value["id"].tolist()
+    at.slider(key="w_tempo").set_value(1.0).run()
+    at.slider(key="w_genre").set_value(0.0).run()
+    at.slider(key="k").set_value(20).run()
+    _no_errors(at)
+    assert at.dataframe[0].value["id"].tolist()[:len(first)] != first
+    assert decodes == ["my clip.wav"]  # four runs with the clip, one decode

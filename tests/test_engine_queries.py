@@ -128,19 +128,36 @@ def test_unknown_track_id_is_a_query_error(engine):
     assert "search" in err.value.hint
 
 
-def _wav_bytes(samples: np.ndarray) -> bytes:
+def _wav_bytes(samples: np.ndarray, sr: int = 22050) -> bytes:
     buffer = io.BytesIO()
-    sf.write(buffer, samples, 22050, format="WAV")
+    sf.write(buffer, samples, sr, format="WAV")
     return buffer.getvalue()
 
 
-def test_uploaded_clip_is_embedded_on_the_fly(engine, monkeypatch):
-    from core.audio import log_mel
-
-    y = np.random.default_rng(0).normal(scale=0.1, size=22050).astype(np.float32)
-    # the fake model reads 12 mel bands: give it the first 12 of the real 128
+@pytest.fixture()
+def clip_engine(engine, monkeypatch):
+    """The engine, its fake model reading the first 12 of the real 128 mel bands."""
     monkeypatch.setattr(engine.model, "track_inputs", lambda mel, f=type(engine.model).track_inputs,
                         m=engine.model: f(m, mel[:12]))
+    return engine
+
+
+@pytest.fixture()
+def decodes(monkeypatch):
+    """File names of the uploads the engine decodes, in order."""
+    import core.engine.engine as engine_module
+
+    calls, decode = [], engine_module.decode_audio
+    monkeypatch.setattr(engine_module, "decode_audio",
+                        lambda data, name, **kwargs: calls.append(name) or decode(data, name, **kwargs))
+    return calls
+
+
+def test_uploaded_clip_is_embedded_on_the_fly(clip_engine):
+    from core.audio import log_mel
+
+    engine = clip_engine
+    y = np.random.default_rng(0).normal(scale=0.1, size=22050).astype(np.float32)
     result = q.track_to_tracks(engine, _wav_bytes(y), k=5, filename="clip.wav")
     expected = engine.model.encode_track(log_mel(y, 22050, scale="log1p10"))
     assert result.ids == [engine.track_ids[i] for i in reference(engine.emb.tracks, expected, 5)]
@@ -244,3 +261,74 @@ def test_engine_arrays_are_read_only(engine):
     with pytest.raises(ValueError):
         engine.emb.tracks[0, 0] = 1.0
     assert isinstance(engine.emb, EmbeddingSet)
+
+
+def _clip(seed: int, seconds: float = 1.0) -> bytes:
+    return _wav_bytes(np.random.default_rng(seed).normal(scale=0.1, size=int(seconds * 22050)).astype(np.float32))
+
+
+def test_an_upload_is_decoded_once_whatever_is_asked_of_it(clip_engine, decodes):
+    engine, data = clip_engine, _clip(1)
+    rankings = [q.weighted_subspace_search(engine, data, weights, k=8, filename="clip.wav").ids
+                for weights in ({"genre": 1.0}, {"tempo": 1.0, "track": 0.5}, {"genre": 1.0})]
+    tags = q.track_to_tags(engine, data, k=3, filename="clip.wav")
+    plain = q.track_to_tracks(engine, data, k=8, filename="clip.wav")
+    assert decodes == ["clip.wav"]
+    assert rankings[0] == rankings[2] != rankings[1] and len(tags.hits) == 3
+    from core.audio import decode_audio, log_mel
+
+    fresh = engine.model.encode_track(log_mel(decode_audio(data, "clip.wav")))
+    assert plain.ids == [engine.track_ids[i] for i in reference(engine.emb.tracks, fresh, 8)]
+
+
+def test_an_unreadable_upload_is_remembered_too(clip_engine, decodes):
+    for _ in range(3):
+        with pytest.raises(QueryError, match="bad clip.ogg"):
+            q.track_to_tracks(clip_engine, b"not audio" * 50, filename="bad clip.ogg")
+    assert decodes == ["bad clip.ogg"]
+
+
+def test_the_upload_cache_keeps_the_latest_uploads(clip_engine, decodes, monkeypatch):
+    import core.engine.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "UPLOAD_CACHE_SIZE", 2)
+    for name in ["a", "b", "c", "a", "c", "a"]:
+        q.track_to_tracks(clip_engine, _clip(ord(name)), k=3, filename=name)
+    assert decodes == ["a", "b", "c", "a"]  # "a" had been evicted by "c"; "c" and "a" were then both kept
+
+
+def test_upload_errors_name_the_file_and_no_server_path(clip_engine):
+    import tempfile
+
+    nine_channels = _wav_bytes(np.zeros((1000, 9), dtype=np.float32))
+    with pytest.raises(QueryError, match="my clip.wav has 9 channels; at most 8") as err:
+        q.track_to_tracks(clip_engine, nine_channels, filename="my clip.wav")
+    assert tempfile.gettempdir() not in str(err.value) and "8 channels" in err.value.hint
+    with pytest.raises(QueryError, match="my clip.wav declares a sample rate of 4000 Hz"):
+        q.track_to_tracks(clip_engine, _wav_bytes(np.zeros(4000, dtype=np.float32), sr=4000), filename="my clip.wav")
+
+
+def test_uploads_are_cut_to_the_duration_bound(clip_engine, monkeypatch):
+    from core.audio import frames_for_seconds
+    from core.engine.engine import MAX_UPLOAD_SECONDS
+
+    frames = []
+    encode = clip_engine.model.encode_track
+    monkeypatch.setattr(clip_engine.model, "encode_track", lambda mel: frames.append(mel.shape[1]) or encode(mel))
+    long_clip = _wav_bytes(np.full(int((MAX_UPLOAD_SECONDS + 10) * 8000), 0.1, dtype=np.float32), sr=8000)
+    q.track_to_tracks(clip_engine, long_clip, k=3, filename="long.wav")
+    assert frames == [frames_for_seconds(MAX_UPLOAD_SECONDS)]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("rock " * 17, "17 words; the limit is 16"),
+    ("r" * 201, "201 characters long; the limit is 200"),
+])
+def test_query_text_limits_are_enforced_by_the_queries(engine, synthetic, text, message):
+    with pytest.raises(QueryError, match=message):
+        q.text_to_tracks(engine, text)
+    with pytest.raises(QueryError, match=message):
+        q.search_tracks(synthetic["ws"].catalog, text)
+    with pytest.raises(QueryError, match="items; the limit is 16"):
+        q.multi_query(engine, ["t001"] * 17)
+    assert q.text_to_tracks(engine, "rock " * 16).hits  # at the limit: answered

@@ -12,6 +12,7 @@ from core.health import workspace_problems
 from core.summary import headline_metrics, track_table
 from core.views.map import map_figure, map_points, selected_ids, split_selection, track_labels
 from core.views.playback import excerpt_window, model_window_seconds
+from core.views.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query_text, code_span, escape_markdown
 from core.views.uploads import check_upload
 from core.views.weights import weights_from_text, weights_to_text
 from core.workspace import Workspace
@@ -93,8 +94,16 @@ def test_weights_round_trip():
     names = ["genre", "mood", "track"]
     w = {"genre": 0.25, "mood": 1.0, "track": 0.0}
     assert weights_from_text(weights_to_text(w), names) == w
-    assert weights_from_text("genre:x,tempo:1,mood:7", names) == {"genre": 0.0, "mood": 1.0, "track": 0.0}
+    assert weights_from_text("genre:x,tempo:1,mood:0.5", names) == {"genre": 0.0, "mood": 0.5, "track": 0.0}
     assert weights_from_text(None, names) == {"genre": 1.0, "mood": 1.0, "track": 1.0}
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", "7", "-0.5", "1.0001", "", "0x1"])
+def test_weights_from_the_url_ignore_non_finite_and_out_of_range_values(value):
+    names = ["genre", "mood", "track"]
+    assert weights_from_text(f"genre:{value},mood:0.25", names) == {"genre": 0.0, "mood": 0.25, "track": 0.0}
+    # nothing usable: the defaults, as without a URL
+    assert weights_from_text(f"genre:{value}", names) == {"genre": 1.0, "mood": 1.0, "track": 1.0}
 
 
 def test_track_table_and_headlines(catalog):
@@ -125,3 +134,53 @@ def test_catalog_fingerprint_ignores_tag_row_order(catalog):
     changed = catalog.track_tags.copy()
     changed.loc[0, "tag"] = "reel"
     assert Catalog(catalog.tracks, catalog.artists, changed).fingerprint() != catalog.fingerprint()
+
+
+HOSTILE = [
+    "[click](http://evil.test)", "![img](http://evil.test/x.png)", "<b>x</b><script>alert(1)</script>",
+    "$E=mc^2$ $$x$$", "`a` ``b`` ```c```", "# heading", "**b** _i_ ~~s~~ &amp; &#60;", ":red[x] :smile:",
+    "line\nbreak\r\n- item\n1. item", "a | b\n--|--", "back\\slash \\", "Plain title 7", "",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_escape_markdown_escapes_every_markup_character(text):
+    out = escape_markdown(text)
+    assert "\n" not in out and "\r" not in out
+    plain, i = [], 0
+    while i < len(out):  # read the escapes back; no markup character may stand unescaped
+        if out[i] == "\\":
+            assert out[i + 1] in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", out
+            plain.append(out[i + 1])
+            i += 2
+            continue
+        assert out[i].isalnum() or out[i] == " ", (out, i)
+        plain.append(out[i])
+        i += 1
+    assert "".join(plain) == " ".join(text.replace("\r\n", "\n").split("\n"))
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_code_span_fences_any_backticks(text):
+    out = code_span(text)
+    if not text:
+        assert out == ""
+        return
+    fence = len(out) - len(out.lstrip("`"))
+    inner = out[fence:len(out) - fence]
+    assert out.startswith("`" * fence) and out.endswith("`" * fence)
+    assert "`" * fence not in inner and "\n" not in out
+    one_line = " ".join(text.replace("\r\n", "\n").split("\n"))
+    assert inner == (f" {one_line} " if one_line.startswith("`") or one_line.endswith("`") else one_line)
+
+
+def test_check_query_text_limits():
+    assert check_query_text("sad piano") == "sad piano"
+    assert check_query_text(" ".join(["w"] * MAX_QUERY_WORDS))
+    assert check_query_text("x" * MAX_QUERY_CHARS)
+    with pytest.raises(ParameterError, match="limit is 16"):
+        check_query_text(" ".join(["w"] * (MAX_QUERY_WORDS + 1)))
+    with pytest.raises(ParameterError, match="limit is 200"):
+        check_query_text("x" * (MAX_QUERY_CHARS + 1))
+    with pytest.raises(ParameterError, match="must be text"):
+        check_query_text(None)

@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from ..errors import AudioError, ParameterError
-from .io import open_soundfile
+from .io import describe_decode_error, open_soundfile, skip_frames
 
 
 def excerpt_bytes(path: str | os.PathLike, start_s: float, end_s: float) -> bytes:
@@ -59,10 +59,10 @@ def excerpt_bytes(path: str | os.PathLike, start_s: float, end_s: float) -> byte
         if stop <= start:
             raise ParameterError(f"excerpt {start_s}..{end_s} s of {path.name} holds no sample")
         try:
-            f.seek(start)
+            skip_frames(f, start)
             data = f.read(stop - start, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as err:
-            raise AudioError(f"cannot decode audio file {path}: {err}") from err
+        except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+            raise AudioError(f"cannot decode audio file {path}: {describe_decode_error(err)}") from err
     buf = io.BytesIO()
     sf.write(buf, data, sr, format="WAV", subtype="PCM_16")
     return buf.getvalue()

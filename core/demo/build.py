@@ -26,7 +26,7 @@ STEPS: list[tuple[str, str]] = [
     ("words", "core.words.build:build_demo_words"),
     ("models", "core.training.demo:train_demo_models"),
     ("evaluate", "core.evaluation.run:evaluate_demo"),
-    ("embed", "core.engine.build:build_engine_caches"),
+    ("embed", "core.engine.build_caches:build_engine_caches"),
 ]
 
 

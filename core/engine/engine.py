@@ -5,20 +5,24 @@ and its index, and offers the primitives the queries in
 :mod:`core.engine.queries` are built from. Reads (search, lookups) are
 thread-safe; calls into the torch model (an uploaded clip, a zero-shot word)
 are serialised by a lock because ``encode_track`` toggles the module's mode.
+An uploaded clip is decoded and embedded once: the engine remembers the last
+:data:`UPLOAD_CACHE_SIZE` uploads (vector or error) by content hash, so the
+page's reruns (a slider move, another query with the same clip) never decode it again.
 Loading never computes embeddings or projections: a missing or stale cache is
 a :class:`~core.errors.DataError` naming the command that builds it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import hashlib
 import threading
+from collections import OrderedDict
 from typing import Iterable
 
 import numpy as np
 import torch
 
+from ..audio import MAX_CHANNELS, SAMPLE_RATE, SAMPLE_RATE_RANGE, decode_audio, log_mel
 from ..errors import AudioError
 from ..workspace import Workspace
 from .embed import EmbeddingSet, load_embeddings, prepare
@@ -27,11 +31,20 @@ from .results import QueryError
 
 #: Uploaded clips are cut to this many seconds (keeps on-the-fly embedding fast).
 MAX_UPLOAD_SECONDS = 120.0
+#: How many uploads an engine remembers (the embedding, or why it could not be read); the oldest go first.
+UPLOAD_CACHE_SIZE = 32
 
 
 def exact_scores(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """Inner products of one query with each row, in float64 (higher is closer)."""
     return np.asarray(vectors, dtype=np.float64) @ np.asarray(query, dtype=np.float64)
+
+
+def _unreadable(err: AudioError) -> QueryError:
+    low, high = SAMPLE_RATE_RANGE
+    return QueryError(f"cannot read the uploaded audio: {err}",
+                      f"upload a wav, flac, ogg or mp3 file with sound in it (at most {MAX_CHANNELS} channels, "
+                      f"{low // 1000}-{high // 1000} kHz)")
 
 
 class Engine:
@@ -62,6 +75,8 @@ class Engine:
         self.words = words
         self.index = index if index is not None else TrackIndex(emb.tracks)
         self._model_lock = threading.Lock()
+        self._uploads: OrderedDict[tuple[str, str | None], np.ndarray | tuple[str, str]] = OrderedDict()
+        self._uploads_lock = threading.Lock()
         emb.tracks.flags.writeable = False  # shared across sessions: nobody may edit them
         emb.term_vectors.flags.writeable = False
 
@@ -130,56 +145,72 @@ class Engine:
                     sr: int | None = None) -> np.ndarray:
         """Embed an uploaded clip on the fly, as extraction embeds catalog tracks.
 
+        File content is decoded at most once per engine: the vector (or the
+        error) is remembered by content hash and file name (see :data:`UPLOAD_CACHE_SIZE`).
+
         Parameters
         ----------
         audio : bytes or np.ndarray
             File content (wav, flac, ogg, mp3), or mono samples at ``sr``.
         filename : str, optional
-            Original file name (its suffix helps decoding).
+            Original file name (named in errors).
         sr : int, optional
             Sample rate of an array (default 22,050 Hz).
+
+        Returns
+        -------
+        np.ndarray, (dim,)
+            Read-only for uploads (the cached vector itself).
 
         Raises
         ------
         QueryError
-            If the audio cannot be read or is empty.
+            If the audio cannot be read, is refused (too many channels, a
+            sample rate out of range) or is empty.
         """
-        from ..audio import SAMPLE_RATE, log_mel
-
         if self.model is None:
             raise QueryError("this engine has no model loaded; it cannot embed audio")
+        if isinstance(audio, (bytes, bytearray)):
+            return self._embed_upload(bytes(audio), filename)
         try:
-            if isinstance(audio, (bytes, bytearray)):
-                y = self._decode(bytes(audio), filename)
-            else:
-                y = np.asarray(audio, dtype=np.float32)
-                if y.ndim != 1 or y.size == 0 or not np.all(np.isfinite(y)):
-                    raise AudioError("audio must be a non-empty mono array of finite samples")
-                if sr is not None and sr != SAMPLE_RATE:
-                    import librosa
+            y = np.asarray(audio, dtype=np.float32)
+            if y.ndim != 1 or y.size == 0 or not np.all(np.isfinite(y)):
+                raise AudioError("audio must be a non-empty mono array of finite samples")
+            if sr is not None and sr != SAMPLE_RATE:
+                import librosa
 
-                    y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE)
-                y = y[: int(MAX_UPLOAD_SECONDS * SAMPLE_RATE)]
-            mel = log_mel(y, SAMPLE_RATE, scale="log1p10")
+                y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE)
+            return self._embed_samples(y[: int(MAX_UPLOAD_SECONDS * SAMPLE_RATE)])
         except AudioError as err:
-            raise QueryError(f"cannot read the uploaded audio: {err}",
-                             "upload a wav, flac, ogg or mp3 file with sound in it") from err
+            raise _unreadable(err) from err
+
+    def _embed_upload(self, data: bytes, filename: str | None) -> np.ndarray:
+        key = (hashlib.sha256(data).hexdigest(), filename)
+        with self._uploads_lock:
+            known = self._uploads.get(key)
+            if known is not None:
+                self._uploads.move_to_end(key)
+        if known is None:
+            try:
+                known = self._embed_samples(decode_audio(data, filename or "the uploaded file",
+                                                         duration=MAX_UPLOAD_SECONDS))
+                known.flags.writeable = False
+            except AudioError as err:
+                unreadable = _unreadable(err)
+                known = (unreadable.message, unreadable.hint)
+            with self._uploads_lock:
+                self._uploads[key] = known
+                while len(self._uploads) > UPLOAD_CACHE_SIZE:
+                    self._uploads.popitem(last=False)
+        if isinstance(known, tuple):
+            raise QueryError(*known)
+        return known
+
+    def _embed_samples(self, y: np.ndarray) -> np.ndarray:
+        mel = log_mel(y, SAMPLE_RATE, scale="log1p10")
         with self._model_lock, torch.no_grad():
             vector = self.model.encode_track(mel)
         return prepare(vector, self.metric)
-
-    @staticmethod
-    def _decode(data: bytes, filename: str | None) -> np.ndarray:
-        from ..audio import load_audio
-
-        if not data:
-            raise AudioError("the file is empty")
-        suffix = os.path.splitext(filename or "")[1].lower()
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "upload" + suffix)
-            with open(path, "wb") as f:
-                f.write(data)
-            return load_audio(path, duration=MAX_UPLOAD_SECONDS)
 
     def term_vector(self, term: str) -> np.ndarray | None:
         """Cached vector of a term (tag, artist) the model encodes, or None."""

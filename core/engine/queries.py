@@ -3,7 +3,10 @@
 Every function returns a :class:`~core.engine.results.QueryResult` or raises
 :class:`~core.engine.results.QueryError` (message + hint) for a query that
 cannot be answered: empty text, all words out of vocabulary, all weights zero,
-an unknown track id, an unreadable upload, a model without the needed side.
+an unknown track id, an unreadable upload, a model without the needed side,
+text over :data:`~core.views.text.MAX_QUERY_CHARS` characters or
+:data:`~core.views.text.MAX_QUERY_WORDS` words (the limits the widgets have,
+enforced here too).
 
 A *track query* is a catalog track id (``str``), an uploaded file's content
 (``bytes``) or mono samples at 22,050 Hz (``np.ndarray``); to search with an
@@ -20,6 +23,7 @@ import pandas as pd
 
 from ..catalog import Catalog
 from ..errors import VocabularyError
+from ..views.text import MAX_QUERY_WORDS, check_query_text
 from .embed import prepare
 from .engine import Engine, exact_scores
 from .results import Hit, QueryError, QueryResult
@@ -67,9 +71,7 @@ def _result(engine: Engine, query: np.ndarray, k: int, used: dict, exclude=(), r
 
 
 def _normalise_text(text: str) -> str:
-    if not isinstance(text, str):
-        raise QueryError(f"the query must be text, not {type(text).__name__}")
-    return " ".join(text.split()).lower()
+    return " ".join(check_query_text(text, QueryError).split()).lower()
 
 
 def _terms_in_text(engine: Engine, words: list[str]) -> tuple[list[str], list[str]]:
@@ -140,7 +142,8 @@ def search_tracks(catalog: Catalog, text: str, limit: int = 50) -> pd.DataFrame:
     """Tracks whose id, title or artist name contains ``text`` (case-insensitive).
 
     Exact id matches first, then titles starting with the text, then the rest,
-    each by title. Empty text returns the catalog's first ``limit`` tracks by title.
+    each by title. Empty text returns the catalog's first ``limit`` tracks by title;
+    text over the query limits raises :class:`QueryError`.
 
     Returns
     -------
@@ -149,7 +152,7 @@ def search_tracks(catalog: Catalog, text: str, limit: int = 50) -> pd.DataFrame:
     """
     tracks = catalog.tracks.merge(catalog.artists.rename(columns={"name": "artist"}), on="artist_id", how="left")
     tracks = tracks[["track_id", "title", "artist", "artist_id", "split"]].fillna({"artist": ""})
-    needle = " ".join(str(text).split()).lower()
+    needle = _normalise_text(text)
     if needle:
         pattern = re.escape(needle)
         hit = (tracks["track_id"].str.lower().str.contains(pattern)
@@ -342,6 +345,8 @@ def multi_query(engine: Engine, items: list[str], k: int = 10) -> QueryResult:
     items = [i for i in (items or []) if isinstance(i, str) and i.strip()]
     if not items:
         raise QueryError("the query is empty", "add tracks or words")
+    if len(items) > MAX_QUERY_WORDS:
+        raise QueryError(f"the query has {len(items)} items; the limit is {MAX_QUERY_WORDS}")
     vectors, tracks, texts, warnings, own = [], [], [], [], []
     for item in items:
         row = engine.emb.track_row.get(item)

@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..errors import TagspaceError
+from ..errors import ParameterError, TagspaceError
 from ..words.compare import is_music_term, neighbour_overlap, neighbours, pair_cosines, rank_correlation
+from .text import MAX_QUERY_WORDS, check_query_text
+
+#: Most word pairs one pair-cosine table compares.
+MAX_PAIRS = 4 * MAX_QUERY_WORDS
 
 
 @dataclass
@@ -25,8 +29,10 @@ def compare_phrase(embeddings: dict, phrase: str, k: int, music_terms: frozenset
                    min_count: int | None = None) -> SideBySide:
     """Neighbours of ``phrase`` in each embedding (``name -> WordVectors``), music terms flagged.
 
-    ``min_count`` applies only to embeddings that carry word counts.
+    ``min_count`` applies only to embeddings that carry word counts. A phrase
+    over the query limits (:mod:`core.views.text`) raises :class:`ParameterError`.
     """
+    check_query_text(phrase)
     tables, lookups, errors, lists = {}, {}, {}, {}
     for name, wv in embeddings.items():
         try:
@@ -51,7 +57,14 @@ def compare_phrase(embeddings: dict, phrase: str, k: int, music_terms: frozenset
 
 
 def pair_cosine_frame(embeddings: dict, pairs: list[tuple[str, str]]) -> pd.DataFrame:
-    """Long table: one row per (pair, embedding) with the cosine (NaN + reason if a word is missing)."""
+    """Long table: one row per (pair, embedding) with the cosine (NaN + reason if a word is missing).
+
+    At most :data:`MAX_PAIRS` pairs, each word within the query limits, else :class:`ParameterError`.
+    """
+    if len(pairs) > MAX_PAIRS:
+        raise ParameterError(f"{len(pairs)} word pairs; the limit is {MAX_PAIRS}")
+    for word in (w for pair in pairs for w in pair):
+        check_query_text(word)
     rows = []
     for name, wv in embeddings.items():
         for item in pair_cosines(wv, pairs):
