@@ -20,6 +20,7 @@ from core.listening.researcher import (SIGN_IN_PARAM, SignInLinks, SignInThrottl
                                        researcher_credential, sign_in)
 from core.listening.roles import explorer_sign_in_required, page_allowed, sign_in_setting
 from core.workspace import Workspace
+from pages._common import show_error, workspace_root
 
 #: Session-state keys: signed in as a researcher; this browser session opened a rater link.
 RESEARCHER = "_tagspace_researcher"
@@ -88,7 +89,7 @@ def researcher_sign_in(ws) -> bool:
     try:
         credential = _credential(ws)
     except TagspaceError as err:
-        st.error(str(err))
+        show_error(err)
         return False
     if credential is None:
         _announce_link(ws)
@@ -102,7 +103,7 @@ def researcher_sign_in(ws) -> bool:
             try:
                 sign_in(given, credential, _throttle(), _clients())
             except AccessDenied as err:
-                st.error(str(err))
+                show_error(err)
                 return False
             st.session_state[RESEARCHER] = True
             st.rerun()
@@ -129,7 +130,7 @@ def visitor_access() -> VisitorAccess:
     try:
         required = explorer_sign_in_required(st.get_option("server.address"), sign_in_setting(st.secrets))
     except TagspaceError as err:  # a mistyped setting: fail closed, and say why
-        st.warning(str(err))
+        show_error(err)
         required = True
     return VisitorAccess(rater_link="rater" in st.query_params or bool(st.session_state.get(RATER_SESSION)),
                          sign_in_required=required, signed_in=signed_in())
@@ -147,8 +148,6 @@ def _announce_link(ws) -> None:
 def handle_sign_in_link() -> None:
     """Sign this session in with a one-time link (``?signin=TOKEN``; the token leaves the URL either way),
     and print a new link in the terminal when no password is set and none is open."""
-    from pages._common import workspace_root
-
     try:
         _announce_link(_workspace(str(workspace_root())))
     except TagspaceError:  # no workspace yet: the pages say so
@@ -160,7 +159,7 @@ def handle_sign_in_link() -> None:
     try:
         _throttle().check(_clients())
     except AccessDenied as err:
-        st.error(str(err))
+        show_error(err)
         return
     if _links().redeem(token):
         _throttle().succeeded(_clients())
