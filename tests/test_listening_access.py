@@ -21,8 +21,7 @@ from core.listening.design import StudyDesign, create_test
 from core.listening.researcher import (MIN_PASSWORD_LENGTH, SignInLinks, SignInThrottle, announce_sign_in_link,
                                        credential_path, hash_password, load_password_hash, researcher_credential,
                                        sign_in, verify_password)
-from core.listening.roles import (explorer_sign_in_required, is_loopback, page_allowed, reachable_pages,
-                                  sign_in_setting)
+from core.listening.roles import explorer_sign_in_required, is_loopback, page_allowed, sign_in_setting
 
 PASSWORD = "a long pass phrase"
 
@@ -58,14 +57,17 @@ def test_explorer_sign_in_setting(monkeypatch):
 
 def test_page_access_rules():
     kinds = {"home": "explorer", "similar": "explorer", "design": "researcher", "rate": "rater"}
-    everything = list(kinds)
+
+    def reachable(**visitor):
+        return [page for page, kind in kinds.items() if page_allowed(kind, **visitor)]
+
     # a rater link reaches its test only, signed in or not, gate or not
     for required in (True, False):
         for signed in (True, False):
-            assert reachable_pages(kinds, rater_link=True, sign_in_required=required, signed_in=signed) == ["rate"]
-    assert reachable_pages(kinds, rater_link=False, sign_in_required=True, signed_in=False) == ["design", "rate"]
-    assert reachable_pages(kinds, rater_link=False, sign_in_required=True, signed_in=True) == everything
-    assert reachable_pages(kinds, rater_link=False, sign_in_required=False, signed_in=False) == everything
+            assert reachable(rater_link=True, sign_in_required=required, signed_in=signed) == ["rate"]
+    assert reachable(rater_link=False, sign_in_required=True, signed_in=False) == ["design", "rate"]
+    assert reachable(rater_link=False, sign_in_required=True, signed_in=True) == list(kinds)
+    assert reachable(rater_link=False, sign_in_required=False, signed_in=False) == list(kinds)
     with pytest.raises(ParameterError):
         page_allowed("admin", rater_link=False, sign_in_required=False, signed_in=True)
 
@@ -191,13 +193,15 @@ def test_sign_in_checks_the_wait_before_the_password():
 def test_one_time_links_are_single_use_and_expire():
     clock = FakeClock()
     links = SignInLinks(clock=clock, ttl_s=60.0)
-    token = links.issue()
-    assert len(token) >= 40
+    token = links.issue_unless_open()
+    assert len(token) >= 40 and links.issue_unless_open() is None  # one open link at a time
     assert not links.redeem(token + "x") and not links.redeem("") and not links.redeem("y" * 10_000)
     assert links.redeem(token) and not links.redeem(token)
-    late = links.issue()
+    late = links.issue_unless_open()
+    assert late != token
     clock.now += 61.0
     assert not links.redeem(late)
+    assert links.issue_unless_open() is not None  # an expired link no longer blocks a new one
 
 
 def test_the_link_is_announced_once_and_only_without_a_password():

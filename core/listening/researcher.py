@@ -309,14 +309,6 @@ class SignInLinks:
     def _expire(self, now: float) -> None:
         self._open = {d: t for d, t in self._open.items() if t > now}
 
-    def issue(self) -> str:
-        """A new token (the only time it exists in clear)."""
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._expire(self.clock())
-            self._open[self._digest(token)] = self.clock() + self.ttl_s
-        return token
-
     def issue_unless_open(self) -> str | None:
         """A new token, or None while an issued one is still unused and unexpired."""
         with self._lock:

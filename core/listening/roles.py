@@ -116,9 +116,3 @@ def page_allowed(kind: str, *, rater_link: bool, sign_in_required: bool, signed_
         return signed_in
     return True
 
-
-def reachable_pages(kinds: Mapping[str, str], *, rater_link: bool, sign_in_required: bool,
-                    signed_in: bool) -> list[str]:
-    """The pages of ``kinds`` (``{page: kind}``, in navigation order) that :func:`page_allowed` lets run."""
-    return [page for page, kind in kinds.items()
-            if page_allowed(kind, rater_link=rater_link, sign_in_required=sign_in_required, signed_in=signed_in)]
