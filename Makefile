@@ -10,7 +10,7 @@ HOST   ?= localhost
 WORKSPACE ?=
 WS_ARG := $(if $(WORKSPACE),--workspace $(WORKSPACE),)
 
-.PHONY: install test-deps demo run test bench clean
+.PHONY: install test-deps postgres-deps demo run test bench clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,17 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/python -m pip install --no-deps tinysoundfont==0.3.7
 	touch $@
 
-test-deps: $(VENV)/.installed-test
+test-deps: $(VENV)/.installed-test postgres-deps
+
+# The listening-test suite also runs on PostgreSQL: tests/postgres_support.py starts a throwaway
+# server (initdb in /tmp, unix socket only, as the unprivileged postgres user). Checked on every run.
+postgres-deps:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "postgresql: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+		|| echo "installing postgresql failed: PostgreSQL tests will be skipped"; \
+	else echo "postgresql is missing and we are not root: PostgreSQL tests will be skipped"; fi
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(BIN)/python -m pip install -r requirements-test.txt

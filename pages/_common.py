@@ -51,9 +51,18 @@ def _ensure_app_navigation(page_file: str | None) -> None:
     st.switch_page("app.py")
 
 
+def _researcher_gate(page_file: str | None) -> None:
+    """Stop a page this visitor may not reach: rater links, researcher sign-in (``pages/_listening.py``)."""
+    from pages._listening import stop_unless_allowed
+
+    stop_unless_allowed(page_file)
+
+
 def workspace() -> Workspace:
     """The workspace the app was started on; stops the page with a readable error if absent."""
-    _ensure_app_navigation(sys._getframe(1).f_globals.get("__file__"))
+    page_file = sys._getframe(1).f_globals.get("__file__")
+    _ensure_app_navigation(page_file)
+    _researcher_gate(page_file)
     try:
         return _open_workspace(str(workspace_root()))
     except TagspaceError as err:

@@ -1,10 +1,10 @@
 """Researcher page: design listening tests, hand out rater links, read the report, export.
 
-Protected by the researcher password (Streamlit secret ``listening_password`` or
-``$TAGSPACE_RESEARCHER_PASSWORD``). All logic is in ``core.listening``.
+Protected by the researcher sign-in (``pages/_listening.py``: the scrypt hash set with
+``python -m core listening set-password``, a plain-text secret or environment variable,
+or a one-time link printed in the terminal). All logic is in ``core.listening``.
 """
 
-import io
 import json
 import math
 from pathlib import Path
@@ -13,47 +13,25 @@ import streamlit as st
 
 from core.catalog import SIMILARITY_DIMENSIONS
 from core.errors import TagspaceError
+from core.fileio import write_atomic
 from core.paths import confined_path
-from core.listening.access import (AccessDenied, app_base_url, check_password, create_raters, rater_link,
-                                   researcher_password)
-from core.listening.analysis import LEE_THRESHOLD, build_report, workspace_embedders
-from core.listening.db import open_db
-from core.listening.design import (OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test, model_versions,
-                                   trials_frame)
-from core.listening.export import plays_frame
-from core.listening.session import list_tests
-from core.workspace import Workspace
+from core.listening.access import app_base_url, create_raters, rater_link
+from core.listening.analysis import LEE_THRESHOLD, build_report
+from core.listening.db import list_tests, plays_frame, trials_frame
+from core.listening.design import OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test, model_versions
+from core.listening.export import FORMATS, table_bytes
+from core.listening.scoring import workspace_embedders
 from pages._common import show_error, workspace
+from pages._listening import listening_db, researcher_sign_in
 
 SOURCE_LABELS = {"random": "Random triplets per dimension", "retrieval": "From a model's retrieval results",
                  "disagreement": "Where two models disagree most", "dimsim": "Imported dim-sim CSV/JSON file"}
-
-
-@st.cache_resource(show_spinner=False)
-def _db(root: str):
-    return open_db(Workspace.open(root))
 
 
 @st.cache_resource(show_spinner="Loading models…")
 def _embedders(_ws, root: str, versions: str):
     """The workspace's models, kept with their excerpt-embedding caches (reloaded when a model changes)."""
     return workspace_embedders(_ws)
-
-
-def _login() -> bool:
-    if st.session_state.get("listening_researcher"):
-        return True
-    with st.form("login"):
-        given = st.text_input("Researcher password", type="password")
-        if st.form_submit_button("Sign in"):
-            try:
-                check_password(given, researcher_password(st.secrets))
-            except AccessDenied as err:
-                show_error(err)
-                return False
-            st.session_state["listening_researcher"] = True
-            st.rerun()
-    return False
 
 
 def _show_links(links: list[tuple[str, str]], test_id: str) -> None:
@@ -67,7 +45,7 @@ def _design_tab(ws, db) -> None:
     models = ws.model_names()
     source = st.selectbox("Trials from", SOURCES, format_func=SOURCE_LABELS.get)
     with st.form("design"):
-        name = st.text_input("Test name", "listening test")
+        name = st.text_input("Test name", "listening test", max_chars=200)
         question = st.selectbox("Question", QUESTIONS, help="overall similarity, or along one dimension")
         c1, c2, c3 = st.columns(3)
         n_trials = c1.number_input("Main trials (dim-sim: 0 = all rows)", 0, 5000, 20)
@@ -95,8 +73,7 @@ def _design_tab(ws, db) -> None:
     path = None
     if upload is not None:
         (ws.listening_dir / "imports").mkdir(parents=True, exist_ok=True)
-        path = confined_path(ws.listening_dir / "imports", Path(upload.name).name)
-        path.write_bytes(upload.getvalue())
+        path = write_atomic(confined_path(ws.listening_dir / "imports", Path(upload.name).name), upload.getvalue())
     design = StudyDesign(name=name, source=source, question=question, n_trials=int(n_trials),
                          dimensions=tuple(dims or SIMILARITY_DIMENSIONS), models=tuple(chosen or ()),
                          dimsim_path=str(path) if path else None, dimsim_threshold=threshold,
@@ -136,7 +113,7 @@ def _report_tab(ws, db) -> None:
     if test_id is None:
         return
     threshold = st.slider("Agreement threshold for model scoring", 0.5, 1.0, LEE_THRESHOLD, 0.05)
-    score = st.checkbox(f"Score the workspace's models ({len(ws.model_names())})", False,
+    score = st.checkbox(f"Model-vs-human accuracy of the workspace's models ({len(ws.model_names())})", False,
                         help="embeds every clip excerpt with every model; slow for large tests")
     with st.spinner("Computing…"):
         embedders = _embedders(ws, str(ws.root), json.dumps(model_versions(ws), sort_keys=True)) if score else None
@@ -150,7 +127,7 @@ def _report_tab(ws, db) -> None:
     cols[4].metric("Krippendorff's alpha", _fmt(s["krippendorff_alpha"]), help="nominal, missing ratings allowed")
     cols[5].metric(f"Trials >= {threshold}", s["trials_above_threshold"])
     if score:
-        st.subheader("Model vs. human (95% Wilson intervals)")
+        st.subheader("Model-vs-human accuracy (95% Wilson intervals)")
         st.caption(f"Human ceiling on the same trials: {_fmt(s['human_ceiling'])}")
         st.dataframe(report["models"], hide_index=True)
     st.subheader("Raters")
@@ -161,23 +138,20 @@ def _report_tab(ws, db) -> None:
     st.dataframe(report["answers"], hide_index=True)
     st.subheader("Export")
     tables = {"trials": trials_frame(db, test_id), "answers": report["answers"], "plays": plays_frame(db, test_id)}
-    cols = st.columns(len(tables) * 2)
-    for i, (name, frame) in enumerate(tables.items()):
-        cols[2 * i].download_button(f"{name}.csv", frame.to_csv(index=False).encode(),
-                                    f"{test_id}_{name}.csv", "text/csv")
-        buf = io.BytesIO()
-        frame.to_parquet(buf, index=False)
-        cols[2 * i + 1].download_button(f"{name}.parquet", buf.getvalue(), f"{test_id}_{name}.parquet",
-                                        "application/octet-stream")
+    cols = iter(st.columns(len(tables) * len(FORMATS)))
+    mime = {"csv": "text/csv", "parquet": "application/octet-stream"}
+    for name, frame in tables.items():
+        for fmt in FORMATS:
+            next(cols).download_button(f"{name}.{fmt}", table_bytes(frame, fmt), f"{test_id}_{name}.{fmt}", mime[fmt])
 
 
 def main() -> None:
     st.title("Listening tests")
-    if not _login():
-        return
     ws = workspace()
+    if not researcher_sign_in(ws):
+        return
     try:
-        db = _db(str(ws.root))
+        db = listening_db(ws)
         design, links, report = st.tabs(["Design", "Rater links", "Report"])
         with design:
             _design_tab(ws, db)

@@ -3,25 +3,23 @@
 Reached by a rater link ``/?test=<test id>&rater=<token>``; the link grants
 only that test. Everything is stored by ``core.listening.session`` the moment
 it happens, so a reload or a dropped connection resumes at the next trial.
+The player's value is checked by ``core.listening.rater_input`` first; an
+answer the database did not take stays in the session with a Retry button.
 """
 
 import streamlit as st
 
 from core.errors import TagspaceError
 from core.listening.access import AccessDenied, authenticate_rater
-from core.listening.db import open_db
+from core.listening.db import DatabaseUnavailable, get_test
+from core.listening import player
 from core.listening.design import model_versions
-from core.listening.player import triplet_player
-from core.listening.session import (clip_data_url, get_test, give_consent, headphone_tone, headphone_trials,
-                                    next_trial, question_text, record_answer, record_headphone_check,
-                                    record_plays, session_info, start_session)
-from core.workspace import Workspace
+from core.listening.rater_input import MalformedReport, parse_player_report
+from core.listening.session import (clip_data_url, give_consent, headphone_tone, headphone_trials, next_trial,
+                                    question_text, record_answer, record_headphone_check, record_plays,
+                                    session_info, start_session)
 from pages._common import show_error, workspace
-
-
-@st.cache_resource(show_spinner=False)
-def _db(root: str):
-    return open_db(Workspace.open(root))
+from pages._listening import listening_db, mark_rater_session
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -59,27 +57,71 @@ def _headphone_check(db, session_id: str, seed: int) -> None:
             st.rerun()
 
 
+def _save_answer(db, session_id: str, report) -> bool:
+    """Store an answer; if the database does not answer, keep it in the session for a retry."""
+    pending = f"pending-{session_id}"
+    try:
+        record_answer(db, session_id, report.trial_id, report.answer, report.response_ms, report.plays)
+    except DatabaseUnavailable:
+        st.session_state[pending] = report
+        return False
+    st.session_state.pop(pending, None)
+    return True
+
+
+def _retry_pending(db, session_id: str, trial_id: int) -> None:
+    """Offer to send again an answer the database did not take."""
+    report = st.session_state.get(f"pending-{session_id}")
+    if report is None or report.trial_id != trial_id:
+        return
+    st.warning(f"Your answer ({report.answer}) is not saved yet: the server could not reach its database. "
+               "Please retry.")
+    if st.button("Retry saving my answer", type="primary") and _save_answer(db, session_id, report):
+        st.rerun()
+
+
+def _store_player_value(db, session_id: str, view, value) -> bool:
+    """Check and store what the player last sent; True when it was an answer, now stored.
+
+    Read before the trial is drawn, so that an answer shows the next trial in this same run.
+    """
+    if not value:
+        return False
+    try:
+        report = parse_player_report(value, view.clip_seconds)
+    except MalformedReport as err:
+        show_error(err, "Please reload the page; your earlier answers are saved.")
+        return False
+    seen_key = f"seen-{session_id}"
+    if report.trial_id != view.trial_id or st.session_state.get(seen_key) == (report.trial_id, report.seq):
+        return False  # the answer of the previous trial, or a value already handled
+    st.session_state[seen_key] = (report.trial_id, report.seq)
+    if report.answer:
+        return _save_answer(db, session_id, report)
+    try:
+        record_plays(db, session_id, view.trial_id, report.plays)
+    except DatabaseUnavailable:
+        pass  # the player sends every play again with the answer
+    return False
+
+
+def player_key(session_id: str) -> str:
+    """One player per session: its iframe stays across trials (a new trial is new arguments)."""
+    return f"player-{session_id}"
+
+
 def _trial(ws, db, session_id: str) -> None:
     view = next_trial(db, session_id)
+    if view is not None and _store_player_value(db, session_id, view, st.session_state.get(player_key(session_id))):
+        view = next_trial(db, session_id)
     if view is None:
         st.success("All done. Thank you for your help!")
         return
     st.progress((view.index - 1) / view.total, text=f"Trial {view.index} of {view.total}")
     st.markdown(question_text(view.question))
     clips = {name: _clip(ws, str(ws.root), tid, start, view.clip_seconds) for name, (tid, start) in view.clips.items()}
-    value = triplet_player(view.trial_id, clips, view.plays, view.must_play_both,
-                           key=f"player-{session_id}-{view.trial_id}")
-    if not value or value.get("trial_id") != view.trial_id:
-        return
-    seen_key = f"seen-{session_id}-{view.trial_id}"
-    if st.session_state.get(seen_key) == value.get("seq"):
-        return
-    st.session_state[seen_key] = value.get("seq")
-    if value.get("answer"):
-        record_answer(db, session_id, view.trial_id, value["answer"], value.get("response_ms"), value.get("plays"))
-        st.rerun()
-    else:
-        record_plays(db, session_id, view.trial_id, value.get("plays") or {})
+    player.triplet_player(view.trial_id, clips, view.plays, view.must_play_both, key=player_key(session_id))
+    _retry_pending(db, session_id, view.trial_id)
 
 
 def main() -> None:
@@ -87,11 +129,14 @@ def main() -> None:
     ws = workspace()
     params = st.query_params
     try:
-        db = _db(str(ws.root))
+        db = listening_db(ws)
         test_id = params.get("test", "")
         rater_id = authenticate_rater(db, test_id, params.get("rater", ""))
+        mark_rater_session()
         test = get_test(db, test_id)
-        session_id = start_session(db, test_id, rater_id, model_versions(ws))
+        known = f"session-{test_id}-{rater_id}"  # a rater's session id never changes: skip the lookup
+        session_id = st.session_state.get(known) or start_session(db, test_id, rater_id, model_versions(ws))
+        st.session_state[known] = session_id
         info = session_info(db, session_id)
         if info["consent_at"] is None:
             _consent(db, session_id)

@@ -2,10 +2,14 @@
 
 Set ``TAGSPACE_TEST_WORKSPACE=/some/dir`` to keep and reuse a tiny workspace
 between runs while developing (the build is resumable, so only missing steps run).
+``postgres_server`` is a throwaway PostgreSQL server for the session (or a skip
+with the reason); the listening tests' ``listening_db`` runs on it and on SQLite
+(``tests/listening_support.py``).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import urllib.request
 from pathlib import Path
@@ -14,6 +18,7 @@ import pytest
 
 from core.progress import silent
 from core.workspace import Workspace
+from tests.listening_support import listening_db, listening_ws  # noqa: F401 (fixtures of the listening tests)
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +56,24 @@ def app_url(tiny_workspace):
         # (Streamlit issues 8860/9992): open the root once, as `make run` users do.
         urllib.request.urlopen(url, timeout=30).read()
         yield url
+
+
+_POSTGRES: dict = {}
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for this test session (``tests/postgres_support.py``), or skip with the reason."""
+    from tests.postgres_support import PostgresUnavailable, start_throwaway_postgres
+
+    if "server" not in _POSTGRES:  # try once per session; a failure skips every PostgreSQL test with its reason
+        try:
+            _POSTGRES["server"] = start_throwaway_postgres()
+            atexit.register(_POSTGRES["server"].stop)  # also when the session is interrupted
+        except PostgresUnavailable as err:
+            _POSTGRES["server"] = None
+            _POSTGRES["reason"] = f"PostgreSQL tests skipped: {err}"
+    if _POSTGRES["server"] is None:
+        pytest.skip(_POSTGRES["reason"])
+    yield _POSTGRES["server"]
+    _POSTGRES.pop("server").stop()

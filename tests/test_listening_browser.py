@@ -13,12 +13,11 @@ from __future__ import annotations
 import pytest
 
 from core.listening.access import create_raters, rater_link
-from core.listening.analysis import answers_frame
-from core.listening.db import open_db
-from core.listening.design import StudyDesign, create_test, trials_frame
+from core.listening.db import answers_frame, open_db, trials_frame
+from core.listening.design import StudyDesign, create_test
 from core.listening.session import next_trial, session_info, start_session
 from tests.browser_support import screenshot, streamlit_server, wait_for_app
-from tests.test_listening_fixtures import make_workspace
+from tests.listening_support import make_workspace
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse"

@@ -1,4 +1,4 @@
-"""Concurrent raters on SQLite, and a writer killed mid-session, lose no acknowledged answer."""
+"""Concurrent raters, and a writer killed mid-session, lose no acknowledged answer (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from core.listening.access import create_raters
 from core.listening.db import answers, open_db
 from core.listening.design import StudyDesign, create_test
 from core.listening.session import next_trial, record_answer, session_info, start_session
-from tests.test_listening_fixtures import listening_db, listening_ws  # noqa: F401 (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 N_RATERS, N_TRIALS = 20, 50
@@ -97,9 +96,10 @@ def test_acknowledged_answers_survive_sigkill(listening_ws, listening_db):
             break
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    db = open_db(listening_ws)  # "restart": a fresh process-level pool on the same file
+    db = open_db(listening_ws)  # "restart": a fresh process-level pool on the same database
     with db.read() as conn:
-        assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+        if db.dialect == "sqlite":
+            assert conn.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
         stored = dict(conn.execute(select(answers.c.trial_id, answers.c.answer_id)
                                    .where(answers.c.session_id == session_id)).all())
         total = conn.execute(select(func.count()).select_from(answers)).scalar_one()

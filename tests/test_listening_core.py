@@ -13,16 +13,15 @@ from sqlalchemy import func, select, text
 
 from core.cli import main as cli_main
 from core.errors import DataError, ParameterError
-from core.listening.access import (AccessDenied, authenticate_rater, check_password, create_raters,
-                                   researcher_password, token_hash)
-from core.listening.analysis import ExcerptEmbedder, build_report
-from core.listening.db import LATEST_VERSION, answers, database_url, open_db, raters, schema_version
-from core.listening.design import StudyDesign, build_trials, create_test, trials_frame
+from core.listening.access import AccessDenied, authenticate_rater, create_raters, token_hash
+from core.listening.analysis import build_report
+from core.listening.db import (LATEST_VERSION, answers, database_url, get_test, list_tests, metadata, open_db,
+                               raters, schema_version, trials_frame)
+from core.listening.design import StudyDesign, build_trials, create_test
 from core.listening.export import export_test
-from core.listening.session import (get_test, headphone_tone, headphone_trials, list_tests, next_trial,
-                                    record_answer, record_headphone_check, record_plays, session_info,
-                                    start_session)
-from tests.test_listening_fixtures import listening_db, listening_ws  # noqa: F401 (fixtures)
+from core.listening.scoring import ExcerptEmbedder
+from core.listening.session import (headphone_tone, headphone_trials, next_trial, record_answer,
+                                    record_headphone_check, record_plays, session_info, start_session)
 
 PLAYED = {"A": [{"heard_full": True, "listened_s": 3.0}], "B": [{"heard_full": False, "listened_s": 1.0}]}
 
@@ -32,17 +31,30 @@ def _tags(ws, track_id, category):
 
 
 # -------------------------------------------------------------- database
-def test_migration_creates_schema_once_in_wal_mode(listening_ws):
+def test_migrations_run_once_in_order(listening_db, listening_ws):
+    """On each backend: an empty database is refused without migrating, migrated once, then left alone."""
+    with listening_db.write() as conn:  # back to an empty database: drop every table
+        metadata.drop_all(conn)
+    assert listening_db.version() == 0
     with pytest.raises(DataError, match="listening migrate"):
         open_db(listening_ws, migrate=False)
     db = open_db(listening_ws)
-    assert db.version() == LATEST_VERSION
+    assert db.dialect == listening_db.dialect and db.version() == LATEST_VERSION
     assert db.migrate() == []  # idempotent
     with db.read() as conn:
-        assert conn.execute(select(func.count()).select_from(schema_version)).scalar_one() == LATEST_VERSION
+        versions = conn.execute(select(schema_version.c.version).order_by(schema_version.c.version)).scalars().all()
+    assert versions == list(range(1, LATEST_VERSION + 1))
+    db.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(listening_ws):
+    db = open_db(listening_ws)
+    with db.read() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() >= 10_000
+        assert conn.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
     assert (listening_ws.listening_dir / "listening.db").exists()
+    db.dispose()
 
 
 def test_database_url_precedence(listening_ws, monkeypatch, tmp_path):
@@ -255,20 +267,7 @@ def test_export_csv_and_parquet(listening_ws, listening_db, tmp_path):
     assert len(plays) == 2 * n  # one A and one B play per trial
 
 
-def test_researcher_password(monkeypatch):
-    monkeypatch.delenv("TAGSPACE_RESEARCHER_PASSWORD", raising=False)
-    assert researcher_password({}) is None
-    with pytest.raises(AccessDenied, match="no researcher password"):
-        check_password("x", researcher_password({}))
-    monkeypatch.setenv("TAGSPACE_RESEARCHER_PASSWORD", "env-pw")
-    assert researcher_password({}) == "env-pw"
-    assert researcher_password({"listening_password": "secret-pw"}) == "secret-pw"
-    check_password("env-pw", "env-pw")
-    with pytest.raises(AccessDenied, match="wrong"):
-        check_password("env-pw ", "env-pw")
-
-
-def test_cli_migrate_create_report_export(listening_ws, tmp_path, capsys):
+def test_cli_migrate_create_report_export(listening_ws, listening_db, tmp_path, capsys):
     root = str(listening_ws.root)
     assert cli_main(["listening", "migrate", "--workspace", root]) == 0
     assert f"schema version {LATEST_VERSION}" in capsys.readouterr().out
@@ -324,7 +323,7 @@ def test_rater_page_link_consent_and_headphone_check(listening_ws, listening_db,
 
 
 def test_researcher_page_needs_the_password(listening_ws, listening_db, monkeypatch):
-    monkeypatch.setenv("TAGSPACE_RESEARCHER_PASSWORD", "s3cret")
+    monkeypatch.setenv("TAGSPACE_RESEARCHER_PASSWORD", "s3cret-pass-phrase")
     _make_test(listening_db, listening_ws)
     at = _app("listening_design.py", listening_ws, monkeypatch)
     at.run()
@@ -332,7 +331,7 @@ def test_researcher_page_needs_the_password(listening_ws, listening_db, monkeypa
     at.text_input[0].input("guess")
     at.button[0].click().run()
     assert "wrong password" in at.error[0].value and not at.tabs
-    at.text_input[0].input("s3cret")
+    at.text_input[0].input("s3cret-pass-phrase")
     at.button[0].click().run()
     assert [t.label for t in at.tabs] == ["Design", "Rater links", "Report"]
     assert any(m.label == "Answers" and m.value == "0" for m in at.metric)
@@ -341,3 +340,22 @@ def test_researcher_page_needs_the_password(listening_ws, listening_db, monkeypa
     tests = list_tests(listening_db)
     assert len(tests) == 2 and tests[0]["name"] == "listening test"
     assert len(trials_frame(listening_db, tests[0]["test_id"])) == 20 + 2 + 2  # main, catch, 10% repeats
+
+
+def test_csv_exports_are_safe_against_formula_injection(listening_ws, listening_db, tmp_path):
+    from sqlalchemy import update
+
+    from core.listening.db import trials
+    from core.listening.export import listening_tables, table_bytes
+
+    test_id = _make_test(listening_db, listening_ws)
+    payload = '=HYPERLINK("http://evil","x")'
+    with listening_db.write() as conn:  # a track id that a spreadsheet would run as a formula
+        conn.execute(update(trials).where(trials.c.test_id == test_id).values(anchor_id=payload))
+    export_test(listening_db, test_id, tmp_path / "out", formats=("csv",))
+    cells = pd.read_csv(tmp_path / "out" / f"{test_id}_trials.csv")["anchor_id"]
+    assert set(cells) == {"'" + payload}
+    download = table_bytes(listening_tables(listening_db, test_id)["trials"], "csv").decode()
+    assert "'" + payload.replace('"', '""') in download and "\n" + payload not in download
+    parquet = pd.read_parquet(io.BytesIO(table_bytes(trials_frame(listening_db, test_id), "parquet")))
+    assert set(parquet["anchor_id"]) == {payload}  # Parquet keeps the data as it is

@@ -10,10 +10,12 @@ import pytest
 import soundfile as sf
 
 from core.errors import DataError
-from core.listening.analysis import ExcerptEmbedder, build_report
-from core.listening.design import StudyDesign, create_test, trials_frame
+from core.listening.analysis import build_report
+from core.listening.scoring import ExcerptEmbedder
+from core.listening.db import trials_frame
+from core.listening.design import StudyDesign, create_test
 from core.listening.dimsim import COLUMNS, human_votes, read_dimsim, score_dimsim
-from tests.test_listening_fixtures import SR, listening_db, listening_ws  # noqa: F401 (fixtures)
+from tests.listening_support import SR
 
 # (anchor, anchor start, song1, song2, song1_vote, song2_vote); every candidate starts at 0 s.
 ROWS = [

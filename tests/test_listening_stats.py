@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import ParameterError
-from core.listening.analysis import fleiss_kappa, krippendorff_alpha_nominal, wilson_interval
+from core.listening.stats import fleiss_kappa, krippendorff_alpha_nominal, wilson_interval
 
 NAN = np.nan
 

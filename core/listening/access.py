@@ -1,19 +1,16 @@
-"""Access control: the researcher password and opaque rater links bound to one test.
+"""Rater links: opaque tokens bound to one test.
 
-The researcher password comes from Streamlit secrets (``listening_password``)
-or the environment variable ``TAGSPACE_RESEARCHER_PASSWORD``; it is compared in
-constant time. A rater link carries a random token (``secrets.token_urlsafe``);
-the database keeps only its SHA-256, next to an opaque rater id and the one
-test the link grants.
+A rater link carries a random token (``secrets.token_urlsafe``); the database
+keeps only its SHA-256, next to an opaque rater id and the one test the link
+grants. The researcher's password is :mod:`core.listening.researcher`; which
+pages a link reaches is :mod:`core.listening.roles`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import insert, select
@@ -21,43 +18,12 @@ from sqlalchemy import insert, select
 from ..errors import ParameterError, TagspaceError
 from .db import ListeningDB, now_iso, raters, tests
 
-PASSWORD_ENV = "TAGSPACE_RESEARCHER_PASSWORD"
-PASSWORD_SECRET = "listening_password"
+#: Longest test id and rater token looked up (longer URL values are refused unread).
+MAX_TEST_ID_LENGTH, MAX_TOKEN_LENGTH = 40, 200
 
 
 class AccessDenied(TagspaceError):
     """A password or rater link was wrong, or grants something else."""
-
-
-def researcher_password(secrets_mapping: Mapping | None = None) -> str | None:
-    """The configured researcher password, or None when none is set.
-
-    Parameters
-    ----------
-    secrets_mapping : mapping, optional
-        Streamlit's ``st.secrets`` (any mapping); its ``listening_password``
-        wins over ``$TAGSPACE_RESEARCHER_PASSWORD``.
-    """
-    if secrets_mapping is not None:
-        try:
-            value = secrets_mapping.get(PASSWORD_SECRET)
-        except (FileNotFoundError, KeyError):  # st.secrets without a secrets.toml
-            value = None
-        if value:
-            return str(value)
-    return os.environ.get(PASSWORD_ENV) or None
-
-
-def check_password(given: str, expected: str | None) -> None:
-    """Raise :class:`AccessDenied` unless ``given`` equals ``expected`` (constant time).
-
-    With no configured password the researcher pages stay closed.
-    """
-    if not expected:
-        raise AccessDenied(f"no researcher password is configured: set `{PASSWORD_SECRET}` in "
-                           f".streamlit/secrets.toml or the environment variable {PASSWORD_ENV}")
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        raise AccessDenied("wrong password")
 
 
 def token_hash(token: str) -> str:
@@ -96,8 +62,10 @@ def authenticate_rater(db: ListeningDB, test_id: str, token: str) -> str:
     AccessDenied
         If the token is unknown or belongs to another test.
     """
-    if not test_id or not token:
+    if not test_id or not token or not isinstance(test_id, str) or not isinstance(token, str):
         raise AccessDenied("this page needs a rater link (with ?test=...&rater=...)")
+    if len(test_id) > MAX_TEST_ID_LENGTH or len(token) > MAX_TOKEN_LENGTH:
+        raise AccessDenied("this rater link is not valid for this test")
     with db.read() as conn:
         row = conn.execute(select(raters.c.rater_id, raters.c.test_id).where(
             raters.c.token_hash == token_hash(token))).first()

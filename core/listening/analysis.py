@@ -1,4 +1,4 @@
-"""Analysis of a listening test: agreement, rater reliability, model-vs-human accuracy.
+"""Analysis of a listening test: agreement, rater reliability, and the report with model-vs-human accuracy.
 
 Ratings are binary (song1 or song2 judged closer to the anchor). Only main
 trials enter agreement statistics; catch trials and repeats measure raters.
@@ -11,121 +11,20 @@ scored, i.e. the expected accuracy of one rater predicting the majority.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from ..errors import ParameterError
-from .db import ListeningDB, answers, sessions, trials
-from .design import trials_frame
+from .db import ListeningDB, answers_frame, trials_frame
+from .scoring import ACCURACY_COLUMNS, model_vs_human_accuracy
+from .stats import fleiss_kappa, krippendorff_alpha_nominal
 
 #: Lee et al. kept triplets with at least this agreement.
 LEE_THRESHOLD = 0.9
-Z95 = 1.959963984540054
-
-
-# ------------------------------------------------------------- statistics
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``k / n`` (NaN, NaN when n = 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    if not 0 <= k <= n:
-        raise ParameterError(f"need 0 <= k <= n, got k={k}, n={n}")
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def fleiss_kappa(counts) -> float:
-    """Fleiss' kappa from an ``(items, categories)`` table of rating counts.
-
-    Every item must have the same number ``n >= 2`` of ratings (fixed raters).
-
-    Raises
-    ------
-    ParameterError
-        Unequal or fewer than two ratings per item, or no items.
-    """
-    table = np.asarray(counts, dtype=float)
-    if table.ndim != 2 or table.shape[0] == 0:
-        raise ParameterError("Fleiss' kappa needs a non-empty (items, categories) count table")
-    per_item = table.sum(axis=1)
-    n = per_item[0]
-    if n < 2 or not np.allclose(per_item, n):
-        raise ParameterError("Fleiss' kappa needs the same number (>= 2) of ratings for every item; "
-                             "use Krippendorff's alpha for missing ratings")
-    p_j = table.sum(axis=0) / table.sum()
-    p_i = ((table * table).sum(axis=1) - n) / (n * (n - 1))
-    p_bar, p_e = p_i.mean(), float((p_j * p_j).sum())
-    if math.isclose(p_e, 1.0):
-        return float("nan")  # every rating in one category: kappa is undefined
-    return float((p_bar - p_e) / (1 - p_e))
-
-
-def krippendorff_alpha_nominal(data) -> float:
-    """Krippendorff's alpha for nominal data with missing ratings.
-
-    Parameters
-    ----------
-    data : array-like, shape (coders, units)
-        Category codes; NaN (or None) where a coder did not rate a unit.
-        Units with fewer than two ratings are not pairable and are ignored.
-
-    Returns
-    -------
-    float
-        ``1 - D_o / D_e`` from the coincidence matrix; NaN if undefined.
-    """
-    values = np.array(data, dtype=float)
-    if values.ndim != 2:
-        raise ParameterError("Krippendorff's alpha needs a (coders, units) table")
-    cats = np.unique(values[~np.isnan(values)])
-    index = {c: i for i, c in enumerate(cats)}
-    coincidence = np.zeros((len(cats), len(cats)))
-    for unit in values.T:
-        present = unit[~np.isnan(unit)]
-        m = len(present)
-        if m < 2:
-            continue
-        counts = np.zeros(len(cats))
-        for v in present:
-            counts[index[v]] += 1
-        coincidence += (np.outer(counts, counts) - np.diag(counts)) / (m - 1)
-    n_c = coincidence.sum(axis=1)
-    n = n_c.sum()
-    if n <= 1:
-        return float("nan")
-    observed = coincidence.sum() - np.trace(coincidence)
-    expected = (n_c.sum() ** 2 - (n_c * n_c).sum()) / (n - 1)
-    if expected == 0:
-        return float("nan")
-    return float(1 - observed / expected)
 
 
 # ----------------------------------------------------------------- tables
-def answers_frame(db: ListeningDB, test_id: str) -> pd.DataFrame:
-    """Every answer of a test with its rater and trial (one row per answer)."""
-    query = (select(answers, sessions.c.rater_id, trials.c.kind, trials.c.repeat_of, trials.c.position,
-                    trials.c.expected, trials.c.dimension, trials.c.anchor_id, trials.c.anchor_start,
-                    trials.c.song1_id, trials.c.song1_start, trials.c.song2_id, trials.c.song2_start,
-                    trials.c.clip_seconds)
-             .join(sessions, sessions.c.session_id == answers.c.session_id)
-             .join(trials, trials.c.trial_id == answers.c.trial_id)
-             .where(trials.c.test_id == test_id).order_by(answers.c.answer_id))
-    with db.read() as conn:
-        rows = conn.execute(query).mappings().all()
-    columns = [c.name for c in answers.columns] + ["rater_id", "kind", "repeat_of", "position", "expected",
-                                                   "dimension", "anchor_id", "anchor_start", "song1_id",
-                                                   "song1_start", "song2_id", "song2_start", "clip_seconds"]
-    return pd.DataFrame([dict(r) for r in rows], columns=columns)
-
-
 def trial_table(trial_rows: pd.DataFrame, answer_rows: pd.DataFrame) -> pd.DataFrame:
     """Per main trial: votes (collected + imported), majority and agreement.
 
@@ -217,98 +116,6 @@ def filter_by_agreement(table: pd.DataFrame, threshold: float = LEE_THRESHOLD, m
     return table[keep].reset_index(drop=True)
 
 
-# ------------------------------------------------------- model vs. human
-@dataclass
-class ExcerptEmbedder:
-    """One model's embeddings of exact excerpts, cached per ``(track, start, length)``.
-
-    Attributes
-    ----------
-    embed : callable
-        ``embed(track_id, start_s, length_s) -> (dim,) array``.
-    spaces : dict
-        ``{"full": slice(None), <subspace>: slice, ...}``.
-    normalized : bool
-        Cosine similarity (each space L2-normalised) when True, inner product otherwise.
-    """
-
-    embed: Callable[[str, float, float], np.ndarray]
-    spaces: dict
-    normalized: bool
-
-    def __post_init__(self):
-        self._cache: dict = {}
-
-    def vector(self, track_id: str, start: float, length: float) -> np.ndarray:
-        key = (str(track_id), round(float(start), 3), round(float(length), 3))
-        if key not in self._cache:
-            self._cache[key] = np.asarray(self.embed(*key), dtype=np.float64)
-        return self._cache[key]
-
-    def similarity(self, a: np.ndarray, b: np.ndarray, space: str) -> float:
-        x, y = a[self.spaces[space]], b[self.spaces[space]]
-        if self.normalized:
-            return float(x @ y / max(np.linalg.norm(x) * np.linalg.norm(y), 1e-12))
-        return float(x @ y)
-
-    @classmethod
-    def from_model(cls, ws, model) -> "ExcerptEmbedder":
-        """Embed excerpts with ``model.encode_track`` on the log-mel of exactly that audio."""
-        from ..audio import load_audio, log_mel
-
-        def embed(track_id: str, start: float, length: float) -> np.ndarray:
-            return model.encode_track(log_mel(load_audio(ws.audio_path(track_id), offset=start, duration=length)))
-
-        subspaces = model.subspaces()
-        spaces = {"full": slice(None)}
-        if len(subspaces) > 1:
-            spaces.update(subspaces)
-        return cls(embed, spaces, bool(model.normalized))
-
-
-def triplet_accuracy(triplets: pd.DataFrame, embedder: ExcerptEmbedder) -> list[dict]:
-    """Accuracy of a model's triplet predictions against human labels, per space.
-
-    Parameters
-    ----------
-    triplets : DataFrame
-        ``anchor_id``, ``anchor_start``, ``song1_id``, ``song1_start``,
-        ``song2_id``, ``song2_start``, ``clip_seconds`` and ``label``
-        (``song1``/``song2``; rows without a label are skipped).
-
-    Returns
-    -------
-    list of dict
-        ``space``, ``n``, ``correct``, ``accuracy``, ``ci_low``, ``ci_high``
-        (95% Wilson interval). The model predicts song1 when
-        ``sim(anchor, song1) > sim(anchor, song2)``.
-    """
-    labelled = triplets[triplets["label"].isin(["song1", "song2"])]
-    correct = {space: 0 for space in embedder.spaces}
-    for r in labelled.itertuples():
-        a = embedder.vector(r.anchor_id, r.anchor_start, r.clip_seconds)
-        s1 = embedder.vector(r.song1_id, r.song1_start, r.clip_seconds)
-        s2 = embedder.vector(r.song2_id, r.song2_start, r.clip_seconds)
-        for space in embedder.spaces:
-            pred = "song1" if embedder.similarity(a, s1, space) > embedder.similarity(a, s2, space) else "song2"
-            correct[space] += pred == r.label
-    n = len(labelled)
-    out = []
-    for space, k in correct.items():
-        low, high = wilson_interval(int(k), n)
-        out.append({"space": space, "n": n, "correct": int(k), "accuracy": k / n if n else float("nan"),
-                    "ci_low": low, "ci_high": high})
-    return out
-
-
-def workspace_embedders(ws, names: list[str] | None = None) -> dict:
-    """``{model: ExcerptEmbedder}`` for the named (default: all) models of the workspace."""
-    from ..models.checkpoint import load_model
-
-    return {name: ExcerptEmbedder.from_model(ws, load_model(ws, name))
-            for name in (ws.model_names() if names is None else names)}
-
-
 # ----------------------------------------------------------------- report
 def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD,
                  embedders: dict | None = None) -> dict:
@@ -320,13 +127,14 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
         Agreement threshold for the filtered trial set the models are scored on.
     embedders : dict, optional
         ``{model: ExcerptEmbedder}``; without it no model is scored
-        (see :func:`workspace_embedders`).
+        (see :func:`core.listening.scoring.workspace_embedders`).
 
     Returns
     -------
     dict
         ``summary`` (dict), ``trials``, ``answers``, ``raters`` and ``models``
-        (DataFrames; ``models`` has the human ceiling on the same trials).
+        (DataFrames; ``models`` holds each model's model-vs-human accuracy per
+        space, next to the human ceiling on the same trials).
     """
     trial_rows = trials_frame(db, test_id)
     if trial_rows.empty:
@@ -356,13 +164,12 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
     scored = kept.assign(label=kept["majority"])
     ceiling = float(scored["agreement"].mean()) if len(scored) else float("nan")
     for name, embedder in (embedders or {}).items():
-        for row in triplet_accuracy(scored, embedder):
+        for row in model_vs_human_accuracy(scored, embedder):
             model_rows.append({"model": name, **row, "human_ceiling": ceiling})
     summary["human_ceiling"] = ceiling
     return {"summary": summary, "trials": table, "answers": answer_rows,
             "raters": rater_reliability(answer_rows),
-            "models": pd.DataFrame(model_rows, columns=["model", "space", "n", "correct", "accuracy", "ci_low",
-                                                        "ci_high", "human_ceiling"])}
+            "models": pd.DataFrame(model_rows, columns=["model", *ACCURACY_COLUMNS, "human_ceiling"])}
 
 
 def format_report(report: dict) -> str:
@@ -378,7 +185,7 @@ def format_report(report: dict) -> str:
     if len(report["raters"]):
         lines += ["", "raters:", report["raters"].to_string(index=False)]
     if len(report["models"]):
-        lines += ["", "model vs. human (95% Wilson intervals):", report["models"].to_string(index=False)]
+        lines += ["", "model-vs-human accuracy (95% Wilson intervals):", report["models"].to_string(index=False)]
     cols = ["trial_id", "position", "dimension", "anchor_id", "song1_id", "song2_id", "votes_song1", "votes_song2",
             "majority", "agreement"]
     lines += ["", "trials:", report["trials"][cols].to_string(index=False)]

@@ -1,20 +1,24 @@
-"""``python -m core listening migrate|create|raters|report|export|import-dimsim``."""
+"""``python -m core listening migrate|create|raters|report|export|import-dimsim|set-password``."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import math
+import sys
 
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..cli import add_workspace_arg, open_workspace
 from ..errors import ParameterError
 from .access import create_raters, rater_link
-from .analysis import LEE_THRESHOLD, build_report, format_report, workspace_embedders
+from .analysis import LEE_THRESHOLD, build_report, format_report
 from .db import LATEST_VERSION, open_db
 from .design import OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test
 from .dimsim import read_dimsim, score_dimsim
 from .export import FORMATS, export_test
+from .researcher import MIN_PASSWORD_LENGTH, save_password
+from .scoring import workspace_embedders
 
 
 def _db(args):
@@ -94,6 +98,23 @@ def _cmd_import_dimsim(args) -> int:
     return 0
 
 
+def _read_new_password() -> str:
+    """The new password: typed twice at a terminal (not echoed), else the first line of standard input."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        first = getpass.getpass(f"New researcher password (at least {MIN_PASSWORD_LENGTH} characters): ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise ParameterError("the two passwords differ; nothing was changed")
+        return first
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
+
+
+def _cmd_set_password(args) -> int:
+    path = save_password(open_workspace(args), _read_new_password())
+    print(f"stored the researcher password's scrypt hash in {path}")
+    return 0
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     add_workspace_arg(p)
     p.add_argument("--db-url", default=None,
@@ -119,7 +140,8 @@ def _add_design(p: argparse.ArgumentParser, n_default: int, name_required: bool 
 
 def register(subparsers) -> None:
     """Add the ``listening`` command and its subcommands."""
-    parser = subparsers.add_parser("listening", help="listening tests: migrate, create, report, export, import")
+    parser = subparsers.add_parser("listening", help="listening tests: migrate, create, report, export, import, "
+                                                      "set-password")
     sub = parser.add_subparsers(dest="listening_command", required=True)
 
     p = sub.add_parser("migrate", help="create or upgrade the listening-test database schema")
@@ -164,3 +186,9 @@ def register(subparsers) -> None:
     p.add_argument("--models", default=None, help="comma-separated models to score (default: all; '' for none)")
     p.add_argument("--score-only", action="store_true", help="only score models; create no test")
     p.set_defaults(func=_cmd_import_dimsim)
+
+    p = sub.add_parser("set-password", help="set the researcher password (stored as a salted scrypt hash)",
+                       description="Reads the new password twice from the terminal, or one line from standard "
+                                   "input; stores only its scrypt hash in <workspace>/listening/researcher.json.")
+    add_workspace_arg(p)
+    p.set_defaults(func=_cmd_set_password)

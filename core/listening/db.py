@@ -28,23 +28,34 @@ Every write is its own short transaction, committed before the function
 returns. On SQLite each write transaction starts with ``BEGIN IMMEDIATE`` (the
 write lock is taken up front, so a read-then-write never fails on a lock
 upgrade) and waits up to ``busy_timeout`` for other writers; ``synchronous=FULL``
-makes every commit durable before it is acknowledged.
+makes every commit durable before it is acknowledged. On PostgreSQL, writes
+for one rater session lock its ``sessions`` row first (``SELECT ... FOR
+UPDATE``), so two tabs of one rater take turns. A database that does not
+answer (locked past the busy timeout, a lost connection) raises
+:class:`DatabaseUnavailable`, whose message asks to retry; nothing was stored.
+
+The reads the other modules share (a test, the trials, answers and plays of a
+test as tables) are here too, so that design, session, analysis and export all
+depend on this module and not on each other.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 from sqlalchemy import (Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, create_engine, event, func, insert, inspect, select)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 
 #: Environment variable holding a database URL (overrides the workspace manifest).
 DB_URL_ENV = "TAGSPACE_LISTENING_DB"
@@ -52,6 +63,12 @@ DB_URL_ENV = "TAGSPACE_LISTENING_DB"
 MANIFEST_KEY = "listening_db_url"
 #: Milliseconds a SQLite writer waits for the lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
+
+
+
+class DatabaseUnavailable(DataError):
+    """The database did not answer in time or the connection was lost: nothing was stored, retry."""
+
 
 metadata = MetaData()
 
@@ -230,11 +247,24 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+@contextmanager
+def _transaction(engine: Engine):
+    """``engine.begin()``, with an unreachable or locked database as :class:`DatabaseUnavailable`."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except (OperationalError, InterfaceError, PoolTimeout) as err:
+        reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
+        raise DatabaseUnavailable(f"the listening database did not answer ({reason}); nothing was stored, "
+                                  "please retry") from err
+
+
 class ListeningDB:
     """A connection pool to the listening-test database.
 
     Use :meth:`write` for a transaction that changes data and :meth:`read` for
-    one that only reads. Both commit (or roll back) when the ``with`` block ends.
+    one that only reads. Both commit (or roll back) when the ``with`` block ends,
+    and raise :class:`DatabaseUnavailable` when the database does not answer.
     """
 
     def __init__(self, engine: Engine):
@@ -244,13 +274,18 @@ class ListeningDB:
     def url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql`` (SQLAlchemy's dialect name)."""
+        return self.engine.dialect.name
+
     def write(self):
         """Context manager: a write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        return self.engine.begin()
+        return _transaction(self.engine)
 
     def read(self):
         """Context manager: a read-only transaction."""
-        return self.engine.execution_options(read_only=True).begin()
+        return _transaction(self.engine.execution_options(read_only=True))
 
     def version(self) -> int:
         """Highest applied migration (0 for an empty database)."""
@@ -324,3 +359,63 @@ def open_db(ws=None, url: str | None = None, migrate: bool = True) -> ListeningD
         return db
     except SQLAlchemyError as err:
         raise DataError(f"cannot open the listening database {target}: {err}") from err
+
+
+# ------------------------------------------------------------------- reads
+def get_test(db: ListeningDB, test_id: str) -> dict:
+    """The ``tests`` row of a test as a dict (``design`` decoded).
+
+    Raises
+    ------
+    ParameterError
+        If no such test exists.
+    """
+    with db.read() as conn:
+        row = conn.execute(select(tests).where(tests.c.test_id == test_id)).mappings().first()
+    if row is None:
+        raise ParameterError(f"unknown listening test {test_id!r}")
+    out = dict(row)
+    out["design"] = json.loads(out["design"])
+    return out
+
+
+def list_tests(db: ListeningDB) -> list[dict]:
+    """All tests, newest first (``test_id``, ``name``, ``created_at``, ``question``, ``source``)."""
+    with db.read() as conn:
+        rows = conn.execute(select(tests.c.test_id, tests.c.name, tests.c.created_at, tests.c.question,
+                                   tests.c.source).order_by(tests.c.created_at.desc())).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def trials_frame(db: ListeningDB, test_id: str) -> pd.DataFrame:
+    """The trials of a test as a DataFrame, in position order."""
+    with db.read() as conn:
+        rows = conn.execute(select(trials).where(trials.c.test_id == test_id)
+                            .order_by(trials.c.position)).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in trials.columns])
+
+
+#: Trial columns joined to every answer by :func:`answers_frame`.
+ANSWER_TRIAL_COLUMNS = ("kind", "repeat_of", "position", "expected", "dimension", "anchor_id", "anchor_start",
+                        "song1_id", "song1_start", "song2_id", "song2_start", "clip_seconds", "origin")
+
+
+def answers_frame(db: ListeningDB, test_id: str) -> pd.DataFrame:
+    """Every answer of a test with its rater and trial (one row per answer)."""
+    query = (select(answers, sessions.c.rater_id, *(trials.c[c] for c in ANSWER_TRIAL_COLUMNS))
+             .join(sessions, sessions.c.session_id == answers.c.session_id)
+             .join(trials, trials.c.trial_id == answers.c.trial_id)
+             .where(trials.c.test_id == test_id).order_by(answers.c.answer_id))
+    with db.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    columns = [c.name for c in answers.columns] + ["rater_id", *ANSWER_TRIAL_COLUMNS]
+    return pd.DataFrame([dict(r) for r in rows], columns=columns)
+
+
+def plays_frame(db: ListeningDB, test_id: str) -> pd.DataFrame:
+    """Every recorded play of a test (one row per play of a clip)."""
+    query = (select(plays, sessions.c.rater_id).join(sessions, sessions.c.session_id == plays.c.session_id)
+             .where(sessions.c.test_id == test_id).order_by(plays.c.play_id))
+    with db.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in plays.columns] + ["rater_id"])

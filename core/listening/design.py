@@ -27,19 +27,18 @@ test's seed, so a design is reproducible.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from .. import __version__
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..errors import DataError, ParameterError
+from ..fileio import read_json, sha256_file
 from .db import ListeningDB, dumps, now_iso, tests, trials
+from .dimsim import human_votes, read_dimsim
 
 QUESTIONS = ("overall",) + SIMILARITY_DIMENSIONS
 SOURCES = ("random", "retrieval", "disagreement", "dimsim")
@@ -140,10 +139,7 @@ def model_versions(ws) -> dict[str, str]:
     The version is the first 12 hex digits of the SHA-256 of its ``config.json``
     (which holds its creation time and training configuration).
     """
-    out = {}
-    for name in ws.model_names():
-        out[name] = hashlib.sha256((ws.models_dir / name / "config.json").read_bytes()).hexdigest()[:12]
-    return out
+    return {name: sha256_file(ws.models_dir / name / "config.json")[:12] for name in ws.model_names()}
 
 
 def track_durations(ws, track_ids) -> dict[str, float]:
@@ -176,8 +172,8 @@ def load_track_embeddings(ws, model: str) -> tuple[list[str], np.ndarray]:
     if not (folder / "tracks.npy").exists() or not (folder / "track_ids.json").exists():
         raise DataError(f"no embeddings for model {model!r} in {folder}; run "
                         f"`python -m core embed --workspace {ws.root}` first")
-    ids = [str(t) for t in json.loads((folder / "track_ids.json").read_text())]
-    vectors = np.load(folder / "tracks.npy").astype(np.float32)
+    ids = [str(t) for t in read_json(folder / "track_ids.json")]
+    vectors = np.load(folder / "tracks.npy", allow_pickle=False).astype(np.float32)
     if len(ids) != len(vectors):
         raise DataError(f"{folder}: {len(ids)} track ids but {len(vectors)} vectors")
     return ids, vectors
@@ -277,8 +273,6 @@ def disagreement_triplets(ws, models: tuple[str, str], n: int, rng: np.random.Ge
 
 def dimsim_triplets(ws, path: str, n: int, threshold: float | None) -> list[dict]:
     """Trials from a dim-sim file, keeping its offsets, clip lengths and votes."""
-    from .dimsim import human_votes, read_dimsim
-
     frame = human_votes(read_dimsim(path))
     if threshold is not None:
         frame = frame[frame["agreement"] >= threshold]
@@ -389,10 +383,3 @@ def create_test(db: ListeningDB, ws, design: StudyDesign) -> str:
             ids_by_position[r["position"]] = result.inserted_primary_key[0]
     return test_id
 
-
-def trials_frame(db: ListeningDB, test_id: str) -> pd.DataFrame:
-    """The trials of a test as a DataFrame, in position order."""
-    with db.read() as conn:
-        rows = conn.execute(select(trials).where(trials.c.test_id == test_id)
-                            .order_by(trials.c.position)).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in trials.columns])

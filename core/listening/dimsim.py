@@ -4,8 +4,9 @@ Both files have the columns of :data:`COLUMNS` (CSV with a header, or JSON as
 a list of records or a column mapping). The raw files hold vote counts per
 triplet; the clean file keeps triplets with agreement >= 0.9 and 0/1 votes.
 A model predicts song1 when ``sim(anchor, song1) > sim(anchor, song2)`` on the
-clips' excerpts (the file's start offsets and clip lengths) and is scored
-against the majority vote (``song1_vote > song2_vote``; ties are left out).
+clips' excerpts (the file's start offsets and clip lengths); its model-vs-human
+accuracy is scored against the majority vote (``song1_vote > song2_vote``;
+ties are left out).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .scoring import ACCURACY_COLUMNS, model_vs_human_accuracy
 
 COLUMNS = ("triplet_id", "anchor_id", "anchor_start_seconds", "anchor_start_samples", "song1_id",
            "song1_start_seconds", "song1_start_samples", "song2_id", "song2_start_seconds",
@@ -89,7 +91,7 @@ def human_votes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_triplets(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns :func:`core.listening.analysis.triplet_accuracy` reads, labelled by majority."""
+    """The columns :func:`core.listening.scoring.model_vs_human_accuracy` reads, labelled by majority."""
     votes = human_votes(frame)
     return pd.DataFrame({
         "anchor_id": votes["anchor_id"], "anchor_start": votes["anchor_start_seconds"],
@@ -101,14 +103,14 @@ def as_triplets(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_dimsim(frame: pd.DataFrame, embedders: dict, threshold: float | None = None) -> pd.DataFrame:
-    """Model-vs-human triplet accuracy on a dim-sim file.
+    """Model-vs-human accuracy on a dim-sim file.
 
     Parameters
     ----------
     frame : DataFrame
         From :func:`read_dimsim`.
     embedders : dict
-        ``{model name: ExcerptEmbedder}`` (see :mod:`core.listening.analysis`).
+        ``{model name: ExcerptEmbedder}`` (see :mod:`core.listening.scoring`).
     threshold : float, optional
         Keep triplets whose agreement is at least this (Lee et al.: 0.9).
 
@@ -118,13 +120,11 @@ def score_dimsim(frame: pd.DataFrame, embedders: dict, threshold: float | None =
         One row per model and space (``full`` and each subspace): ``model``,
         ``space``, ``n``, ``correct``, ``accuracy``, ``ci_low``, ``ci_high``.
     """
-    from .analysis import triplet_accuracy
-
     triplets = as_triplets(frame)
     if threshold is not None:
         triplets = triplets[triplets["agreement"] >= threshold]
     rows = []
     for name, embedder in embedders.items():
-        for row in triplet_accuracy(triplets, embedder):
+        for row in model_vs_human_accuracy(triplets, embedder):
             rows.append({"model": name, **row})
-    return pd.DataFrame(rows, columns=["model", "space", "n", "correct", "accuracy", "ci_low", "ci_high"])
+    return pd.DataFrame(rows, columns=["model", *ACCURACY_COLUMNS])

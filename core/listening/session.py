@@ -6,10 +6,19 @@ Every play and every answer is committed before the function recording it
 returns. Clips are named by what the rater sees: ``anchor``, ``A`` and ``B``;
 ``song1_side`` says which side shows the trial's song1.
 
-How plays are measured: the rater page's player reports, for each clip, every
+How plays are measured: the rater page's player counts, for each clip, every
 ``play`` event of the browser's audio element and whether that play reached
 the clip's end having listened (time advancing at normal pace, not seeking) to
-at least 90% of the clip ("heard in full"); :func:`record_plays` stores them.
+at least 90% of the clip ("heard in full"). It reports all plays so far when a
+play ends (:func:`record_plays` stores them, so they count after a reload) and
+with the answer (:func:`record_answer` stores them first).
+What the player sends is checked by :mod:`core.listening.rater_input` first
+(at most :data:`~core.listening.rater_input.MAX_PLAYS_PER_CLIP` plays per clip
+are stored, so one call writes a bounded number of rows).
+
+Writes lock the session's row first (``SELECT ... FOR UPDATE`` on PostgreSQL;
+SQLite's ``BEGIN IMMEDIATE`` already serialises writers), so two tabs of one
+rater take turns instead of racing on the same plays and answer.
 """
 
 from __future__ import annotations
@@ -27,9 +36,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
 from ..errors import ParameterError
-from .db import ListeningDB, answers, dumps, now_iso, plays, sessions, tests, trials
-
-CLIPS = ("anchor", "A", "B")
+from .db import ListeningDB, answers, dumps, get_test, now_iso, plays, sessions, tests, trials
+from .rater_input import CLIPS, MAX_PLAYS_PER_CLIP, check_plays, check_side, clamp_response_ms
 #: Woods et al. (2017) headphone screening: six trials, pass with at least five right.
 HEADPHONE_TRIALS = 6
 HEADPHONE_PASS = 5
@@ -51,31 +59,6 @@ class TrialView:
     must_play_both: bool
     clips: dict
     plays: dict
-
-
-def get_test(db: ListeningDB, test_id: str) -> dict:
-    """The ``tests`` row of a test as a dict (``design`` decoded).
-
-    Raises
-    ------
-    ParameterError
-        If no such test exists.
-    """
-    with db.read() as conn:
-        row = conn.execute(select(tests).where(tests.c.test_id == test_id)).mappings().first()
-    if row is None:
-        raise ParameterError(f"unknown listening test {test_id!r}")
-    out = dict(row)
-    out["design"] = json.loads(out["design"])
-    return out
-
-
-def list_tests(db: ListeningDB) -> list[dict]:
-    """All tests, newest first (``test_id``, ``name``, ``created_at``, ``question``, ``source``)."""
-    with db.read() as conn:
-        rows = conn.execute(select(tests.c.test_id, tests.c.name, tests.c.created_at, tests.c.question,
-                                   tests.c.source).order_by(tests.c.created_at.desc())).mappings().all()
-    return [dict(r) for r in rows]
 
 
 def _trial_order(conn, test: dict, session_id: str) -> list[int]:
@@ -126,6 +109,8 @@ def start_session(db: ListeningDB, test_id: str, rater_id: str, model_versions: 
         return row.session_id
     try:
         with db.write() as conn:
+            # new sessions of one test take turns, so each sees the trial usage of the others
+            conn.execute(select(tests.c.test_id).where(tests.c.test_id == test_id).with_for_update())
             row = conn.execute(select(sessions.c.session_id).where(mine)).first()
             if row is not None:
                 return row.session_id
@@ -251,20 +236,10 @@ def next_trial(db: ListeningDB, session_id: str) -> TrialView | None:
                      plays=recorded)
 
 
-def _check_plays(reported: dict) -> dict:
-    out = {}
-    for clip, items in (reported or {}).items():
-        if clip not in CLIPS:
-            raise ParameterError(f"unknown clip {clip!r}; clips are {CLIPS}")
-        out[clip] = [{"heard_full": bool(p.get("heard_full", False)),
-                      "listened_s": max(0.0, float(p.get("listened_s", 0.0)))} for p in items]
-    return out
-
-
 def _store_plays(conn, session_id: str, trial_id: int, reported: dict) -> None:
     stored = _plays_by_clip(conn, session_id, trial_id)
     for clip, items in reported.items():
-        for index, p in enumerate(items):
+        for index, p in enumerate(items[:MAX_PLAYS_PER_CLIP]):
             if index < len(stored[clip]):
                 old = stored[clip][index]
                 full, listened = old["heard_full"] or p["heard_full"], max(old["listened_s"], p["listened_s"])
@@ -280,8 +255,9 @@ def _store_plays(conn, session_id: str, trial_id: int, reported: dict) -> None:
 
 
 def _session_trial(conn, session_id: str, trial_id: int):
+    """The session row, locked for this transaction; raises unless ``trial_id`` is one of its trials."""
     sess = conn.execute(select(sessions.c.trial_order, sessions.c.model_versions, sessions.c.test_id)
-                        .where(sessions.c.session_id == session_id)).first()
+                        .where(sessions.c.session_id == session_id).with_for_update()).first()
     if sess is None:
         raise ParameterError(f"unknown session {session_id!r}")
     if trial_id not in json.loads(sess.trial_order):
@@ -296,19 +272,32 @@ def record_plays(db: ListeningDB, session_id: str, trial_id: int, reported: dict
     ----------
     reported : dict
         ``{clip: [{"heard_full": bool, "listened_s": float}, ...]}``, all plays
-        of each clip so far in order. Plays already stored are kept; their
-        ``heard_full``/``listened_s`` only grow.
+        of each clip so far in order (checked by
+        :func:`~core.listening.rater_input.check_plays`). Plays already stored
+        are kept; their ``heard_full``/``listened_s`` only grow.
 
     Returns
     -------
     dict
         The stored plays per clip after the update.
+
+    Raises
+    ------
+    MalformedReport
+        If ``reported`` is not well-formed.
+    DatabaseUnavailable
+        If the database did not answer (nothing stored).
     """
-    reported = _check_plays(reported)
-    with db.write() as conn:
-        _session_trial(conn, session_id, trial_id)
-        _store_plays(conn, session_id, trial_id, reported)
-        return _plays_by_clip(conn, session_id, trial_id)
+    reported = check_plays(reported)
+    for attempt in range(2):
+        try:
+            with db.write() as conn:
+                _session_trial(conn, session_id, trial_id)
+                _store_plays(conn, session_id, trial_id, reported)
+                return _plays_by_clip(conn, session_id, trial_id)
+        except IntegrityError:  # a concurrent report of the same play (another tab) was stored first
+            if attempt:
+                raise
 
 
 def _existing_answer(conn, session_id: str, trial_id: int):
@@ -325,7 +314,8 @@ def record_answer(db: ListeningDB, session_id: str, trial_id: int, side: str, re
     side : {'A', 'B'}
         The side the rater picked as more similar to the anchor.
     response_ms : int, optional
-        Time from the trial being shown to the answer, measured by the player.
+        Time from the trial being shown to the answer, measured by the player
+        (clamped to ``[0, MAX_RESPONSE_MS]``).
     reported_plays : dict, optional
         Plays to store first (as in :func:`record_plays`).
 
@@ -338,39 +328,52 @@ def record_answer(db: ListeningDB, session_id: str, trial_id: int, side: str, re
     Raises
     ------
     ParameterError
-        Unknown side/session/trial, or the test requires both candidates to be
-        played and one was not.
+        Unknown side/session/trial, malformed plays
+        (:class:`~core.listening.rater_input.MalformedReport`), or the test
+        requires both candidates to be played and one was not.
+    DatabaseUnavailable
+        If the database did not answer: nothing was stored; submit again.
     """
-    if side not in ("A", "B"):
-        raise ParameterError(f"answer side must be 'A' or 'B', got {side!r}")
-    reported = _check_plays(reported_plays)
+    side = check_side(side)
+    response_ms = clamp_response_ms(response_ms)
+    reported = check_plays(reported_plays)
+    for attempt in range(2):
+        try:
+            return _insert_answer(db, session_id, trial_id, side, response_ms, reported)
+        except IntegrityError:  # a concurrent submission (another tab, another server process) won the race
+            with db.read() as conn:
+                existing = _existing_answer(conn, session_id, trial_id)
+            if existing is not None:
+                return dict(existing), False
+            if attempt:  # the conflict was on a play row twice: give up rather than loop
+                raise
+
+
+def _insert_answer(db: ListeningDB, session_id: str, trial_id: int, side: str, response_ms: int | None,
+                   reported: dict) -> tuple[dict, bool]:
     with db.read() as conn:  # a double click usually stops here, without taking the write lock
         existing = _existing_answer(conn, session_id, trial_id)
     if existing is not None:
         return dict(existing), False
-    try:
-        with db.write() as conn:
-            existing = _existing_answer(conn, session_id, trial_id)
-            if existing is not None:
-                return dict(existing), False
-            sess = _session_trial(conn, session_id, trial_id)
-            tr = conn.execute(select(trials.c.song1_side).where(trials.c.trial_id == trial_id)).one()
-            must_play = conn.execute(select(tests.c.must_play_both)
-                                     .where(tests.c.test_id == sess.test_id)).scalar_one()
-            _store_plays(conn, session_id, trial_id, reported)
-            stored = _plays_by_clip(conn, session_id, trial_id)
-            if must_play and not (stored["A"] and stored["B"]):
-                raise ParameterError("play both candidates (A and B) before answering")
-            conn.execute(insert(answers).values(
-                session_id=session_id, trial_id=trial_id, side_chosen=side, song1_side=tr.song1_side,
-                choice="song1" if side == tr.song1_side else "song2",
-                response_ms=None if response_ms is None else int(response_ms),
-                plays_anchor=len(stored["anchor"]), plays_a=len(stored["A"]), plays_b=len(stored["B"]),
-                full_anchor=any(p["heard_full"] for p in stored["anchor"]),
-                full_a=any(p["heard_full"] for p in stored["A"]),
-                full_b=any(p["heard_full"] for p in stored["B"]),
-                app_version=__version__, model_versions=sess.model_versions, answered_at=now_iso()))
-            return dict(_existing_answer(conn, session_id, trial_id)), True
-    except IntegrityError:  # a concurrent submission (PostgreSQL) won the race
-        with db.read() as conn:
-            return dict(_existing_answer(conn, session_id, trial_id)), False
+    with db.write() as conn:
+        sess = _session_trial(conn, session_id, trial_id)  # locks the session: its other writes wait
+        existing = _existing_answer(conn, session_id, trial_id)
+        if existing is not None:
+            return dict(existing), False
+        tr = conn.execute(select(trials.c.song1_side).where(trials.c.trial_id == trial_id)).one()
+        must_play = conn.execute(select(tests.c.must_play_both)
+                                 .where(tests.c.test_id == sess.test_id)).scalar_one()
+        _store_plays(conn, session_id, trial_id, reported)
+        stored = _plays_by_clip(conn, session_id, trial_id)
+        if must_play and not (stored["A"] and stored["B"]):
+            raise ParameterError("play both candidates (A and B) before answering")
+        conn.execute(insert(answers).values(
+            session_id=session_id, trial_id=trial_id, side_chosen=side, song1_side=tr.song1_side,
+            choice="song1" if side == tr.song1_side else "song2",
+            response_ms=response_ms,
+            plays_anchor=len(stored["anchor"]), plays_a=len(stored["A"]), plays_b=len(stored["B"]),
+            full_anchor=any(p["heard_full"] for p in stored["anchor"]),
+            full_a=any(p["heard_full"] for p in stored["A"]),
+            full_b=any(p["heard_full"] for p in stored["B"]),
+            app_version=__version__, model_versions=sess.model_versions, answered_at=now_iso()))
+        return dict(_existing_answer(conn, session_id, trial_id)), True

@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from ..rater_input import MAX_PLAYS_PER_CLIP
+
 
 @lru_cache(maxsize=1)
 def _component():
@@ -19,7 +21,8 @@ def _component():
 
 
 def triplet_player(trial_id: int, clips: dict, plays: dict, must_play_both: bool, key: str):
-    """Render the player for one trial; returns its last report (a dict) or None.
+    """Render the player for one trial; returns its last value (untrusted: check it with
+    :func:`core.listening.rater_input.parse_player_report`) or None.
 
     Parameters
     ----------
@@ -29,4 +32,4 @@ def triplet_player(trial_id: int, clips: dict, plays: dict, must_play_both: bool
         Plays already recorded per clip (they count towards must-play after a reload).
     """
     return _component()(trial_id=trial_id, clips=clips, plays=plays, must_play_both=must_play_both,
-                        key=key, default=None)
+                        max_plays=MAX_PLAYS_PER_CLIP, key=key, default=None)

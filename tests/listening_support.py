@@ -1,7 +1,12 @@
-"""Small synthetic workspace and helpers shared by the listening-test tests.
+"""Small synthetic workspace and the database fixtures of the listening-test tests.
 
 The workspace has 12 four-second sine-tone tracks with genre/mood/instrument/tempo
 tags and BPMs: enough for every trial source, and built in well under a second.
+``listening_db`` runs each test that uses it twice: on SQLite (the workspace's
+file) and on a fresh database of the session's throwaway PostgreSQL server
+(``postgres_server`` in ``conftest.py``; skipped with the reason when there is
+none). For PostgreSQL it also sets ``$TAGSPACE_LISTENING_DB``, so every
+``open_db(ws)`` of the test, the CLI and subprocesses reach the same database.
 """
 
 from __future__ import annotations
@@ -46,8 +51,16 @@ def listening_ws(tmp_path, monkeypatch) -> Workspace:
     return make_workspace(tmp_path / "ws")
 
 
-@pytest.fixture
-def listening_db(listening_ws):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def listening_db(request, listening_ws, monkeypatch):
+    """An open, migrated listening database on each backend (see the module docstring)."""
+    name = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        name = server.create_database()
+        monkeypatch.setenv("TAGSPACE_LISTENING_DB", server.url(name))
     db = open_db(listening_ws)
     yield db
     db.dispose()
+    if name is not None:
+        server.drop_database(name)
