@@ -23,14 +23,14 @@ def _import(args: argparse.Namespace) -> int:
     from ..cli import open_workspace
     from .imports import import_model
 
-    ws = open_workspace(args)
-    options = {"tags": args.tags, "words": args.words, "force": args.force}
-    if args.hparams is not None:
-        options["hparams"] = args.hparams
     if args.format != "zeroshot-lightning" and args.hparams is not None:
         from ..errors import ParameterError
 
         raise ParameterError("--hparams is an option of --format zeroshot-lightning only")
+    ws = open_workspace(args)
+    options = {"tags": args.tags, "words": args.words, "force": args.force}
+    if args.hparams is not None:
+        options["hparams"] = args.hparams
     result = import_model(ws, args.name, args.format, args.checkpoint, **options)
     if args.json:
         print(json.dumps({"name": result.name, "model_dir": str(result.model_dir), "source": result.source,

@@ -47,7 +47,7 @@ def _read_directory(directory: Path) -> tuple[dict, dict]:
     return config, vocab
 
 
-def _not_in(values, known: set, what: str, directory: Path) -> list[str]:
+def _not_in(values, known: set, what: str) -> list[str]:
     absent = [str(v) for v in values if str(v) not in known]
     if not absent:
         return []
@@ -73,10 +73,10 @@ def check_fits_workspace(ws, config: dict, vocab: dict, directory: Path) -> None
                 problems.append(f"it reads {model_config['word_dim']}-d vectors of {words!r} but this "
                                 f"workspace's {words!r} has {dim} dims")
     tags = vocab.get("tags", [])
-    problems += _not_in(tags, set(catalog.tags()), "tags", directory)
+    problems += _not_in(tags, set(catalog.tags()), "tags")
     artists = [a[len("artist:"):] if str(a).startswith("artist:") else a for a in vocab.get("artists", [])]
-    problems += _not_in(artists, set(catalog.artists["artist_id"].astype(str)), "artists", directory)
-    problems += _not_in(vocab.get("tracks", []), set(catalog.track_ids), "tracks", directory)
+    problems += _not_in(artists, set(catalog.artists["artist_id"].astype(str)), "artists")
+    problems += _not_in(vocab.get("tracks", []), set(catalog.track_ids), "tracks")
     n_tags = model_config.get("n_tags")
     if n_tags is not None and int(n_tags) != len(tags):
         problems.append(f"its config is built for {n_tags} tags but its vocab.json lists {len(tags)}")
