@@ -177,7 +177,7 @@ def test_won_lightning_branch_detected_imported_and_usable(import_ws, tmp_path, 
         assert first not in [h.id for h in q.track_to_tracks(engine, first, k=5).hits]
     else:
         assert config["capabilities"] == ["text", "zero_shot"]
-        assert "taste-profile" in out  # the import says the catalog's tracks cannot be embedded
+        assert "taste-profile" in out and "next: python -m core embed" not in out  # tracks cannot be embedded
         assert _cli("embed", "--workspace", ws.root, "--model", name) == 2
         assert "taste-profile" in capsys.readouterr().err
 
@@ -397,6 +397,11 @@ def test_tagspace_directory_refused_naming_what_differs(import_ws, tiny_workspac
     _edit_json(changed / "vocab.json", lambda v: v["tags"].reverse())
     assert _import(import_ws, "tsp-bad", "tagspace", changed) == 2
     assert "vocab.json" in capsys.readouterr().err
+
+    other_dim = copy("other-dimension")   # the same name, but this workspace's vectors have another size
+    _edit_json(other_dim / "config.json", lambda c: c["model"].update(word_dim=300))
+    assert _import(import_ws, "tsp-bad", "tagspace", other_dim) == 2
+    assert "300-d" in capsys.readouterr().err
 
     unfinished = copy("unfinished")
     (unfinished / "train_state.pt").write_bytes(b"")

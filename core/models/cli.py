@@ -41,7 +41,8 @@ def _import(args: argparse.Namespace) -> int:
     print(f"  capabilities: {', '.join(result.capabilities) or 'none'}")
     for note in result.notes:
         print(f"  note: {note}")
-    print(f"  next: python -m core embed --workspace {ws.root} --model {result.name}")
+    if "audio" in result.capabilities:
+        print(f"  next: python -m core embed --workspace {ws.root} --model {result.name}")
     return 0
 
 
