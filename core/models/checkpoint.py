@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -76,10 +77,22 @@ def load_tensors(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint file missing: {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty, not a PyTorch checkpoint")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint: {err}") from err
+        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint "
+                              f"(Tagspace never unpickles other objects): {_load_failure(err)}") from err
+
+
+def _load_failure(err: Exception) -> str:
+    """The reason in torch's weights-only error, without its advice to unpickle the file anyway."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+        text = re.split(r" Please use | Check the documentation ", text)[0]
+    return text.strip()[:300] or type(err).__name__
 
 
 def load_state_strict(model, state: dict, source: str) -> None:

@@ -77,11 +77,12 @@ def float32_state(state: dict, source: str) -> dict:
 
 
 def require_keys(state: dict, keys: list[str], source: str, what: str) -> None:
-    """Raise :class:`CheckpointError` naming the ``keys`` absent from ``state``."""
+    """Raise :class:`CheckpointError` naming the ``keys`` absent from ``state`` (a Lightning state dict
+    with its ``model.`` prefix stripped; named with the prefix, as in the file)."""
     missing = [k for k in keys if k not in state]
     if missing:
-        raise CheckpointError(f"{source}: {what} needs the key(s) {missing}; the checkpoint has "
-                              f"{sorted(state)[:12]}{' ...' if len(state) > 12 else ''}")
+        raise CheckpointError(f"{source}: {what} needs the key(s) {['model.' + k for k in missing]}; the checkpoint "
+                              f"has {['model.' + k for k in sorted(state)[:12]]}{' ...' if len(state) > 12 else ''}")
 
 
 def tag_word_vectors(ws, words_name: str, tags: list[str], word_dim: int, source: str):

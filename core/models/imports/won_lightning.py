@@ -38,7 +38,7 @@ def detect_branch(state: dict, source: str) -> str:
         return "acoustic"
     raise CheckpointError(f"{source}: no Won branch found: none of the keys 'model.layer1.conv.weight' (acoustic), "
                           f"'model.cf_fc1.weight' (cultural), 'model.cat_fc1.weight' (hybrid); "
-                          f"its keys start {sorted(state)[:8]}")
+                          f"its keys start {['model.' + k for k in sorted(state)[:8]]}")
 
 
 def config_from_state(state: dict, branch: str, words: str, n_tags: int, source: str) -> WonModelConfig:
@@ -46,7 +46,7 @@ def config_from_state(state: dict, branch: str, words: str, n_tags: int, source:
     require_keys(state, ["fc1.weight", "fc2.weight"], source, "the Won tag branch")
     stray_bn = sorted(k for k in state if k.startswith("layer8.bn"))
     if stray_bn:
-        raise CheckpointError(f"{source}: keys {stray_bn} are a BatchNorm after layer8, which the authors' "
+        raise CheckpointError(f"{source}: keys {['model.' + k for k in stray_bn]} are a BatchNorm after layer8, which the authors' "
                               "Conv_emb (1x1 conv + ReLU) does not have; this is not their layout")
     width, cf_dim = 1.0, WonModelConfig.cf_dim
     if branch != "cultural":
