@@ -70,6 +70,8 @@ class MweModelConfig(ModelConfig):
     n_tracks: int = 0                   # rows of the learned track table; 0: tracks from word vectors (or unused)
     variant: str = "tag+artist+track"   # what was trained (core.training.config.MweTrainConfig.variant)
     rhythm: bool = False                # add the onset-autocorrelation branch (core.models.rhythm)
+    mel_map: bool = False               # cnn1d_released: map the workspace's mel bands onto the checkpoint's
+                                        # filterbank first (the ``mel_map`` buffer, 128 x 128)
 
     def validate(self) -> None:
         if self.encoder not in ENCODERS:
@@ -78,6 +80,8 @@ class MweModelConfig(ModelConfig):
             raise ParameterError("mwe word_dim, dim and n_crops must be >= 1 and n_frames >= 8")
         if not 0 < self.width <= 4:
             raise ParameterError(f"mwe width must be in (0, 4], got {self.width}")
+        if self.mel_map and self.encoder != "cnn1d_released":
+            raise ParameterError("mwe mel_map applies to the cnn1d_released encoder only")
         if min(self.n_tags, self.n_artists, self.n_tracks) < 0 or self.input_std <= 0:
             raise ParameterError("mwe table sizes must be >= 0 and input_std > 0")
 
@@ -163,6 +167,8 @@ class MweModel(EmbeddingModel):
         self.text = nn.Linear(cfg.word_dim, cfg.dim)
         # unit word vectors of the seen tags, so the model encodes them without the embedding at hand
         self.register_buffer("tag_vectors", torch.zeros(cfg.n_tags, cfg.word_dim))
+        if cfg.mel_map:  # rows: the checkpoint's mel bands; columns: the workspace's (see prepare)
+            self.register_buffer("mel_map", torch.zeros(128, 128))
         self.artist_table = nn.Embedding(cfg.n_artists, cfg.dim) if cfg.n_artists else None
         self.track_table = nn.Embedding(cfg.n_tracks, cfg.dim) if cfg.n_tracks else None
         self.vocab: dict = {}
@@ -178,14 +184,18 @@ class MweModel(EmbeddingModel):
 
         ``short_chunk`` reads Won et al.'s dB scale (:func:`core.models.won.db_crops`,
         clipped relative to the whole track's peak); ``cnn1d_released`` power-to-dB without a
-        clip (torchaudio's ``AmplitudeToDB`` as in the released models; the workspace's cached
-        mel uses librosa's Slaney filters where theirs used torchaudio's HTK filters, so
-        inputs approximate theirs); ``cnn1d`` the z-scored ``log1p10``.
+        clip (torchaudio's ``AmplitudeToDB`` as in the released models), after mapping the
+        workspace's mel bands (librosa's Slaney filters) onto the checkpoint's filterbank
+        (torchaudio's HTK filters) with the least-squares ``mel_map`` when the model has one;
+        ``cnn1d`` the z-scored ``log1p10``.
         """
         if self.cfg.encoder == "cnn1d_released":
-            from .won import db_from_log1p10
+            from ..audio.mel import DB_AMIN, log1p10_to_power
 
-            return db_from_log1p10(crops, top_db=float("inf"))
+            power = log1p10_to_power(crops)
+            if self.cfg.mel_map:
+                power = np.einsum("ij,...jt->...it", self.mel_map.cpu().double().numpy(), power)
+            return (10.0 * np.log10(np.maximum(power, DB_AMIN))).astype(np.float32)
         if self.cfg.encoder == "short_chunk":
             from .won import db_crops
 

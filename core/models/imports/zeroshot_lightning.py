@@ -5,8 +5,9 @@ Their Lightning module holds ``EmbModel`` as ``model``: ``model.audio_model.*`` 
 backbone) and ``model.text_projection.{weight,bias}`` (word vector -> joint space). The
 ``CNN1D`` backbone is MWE's ``cnn1d_released`` encoder (:class:`core.models.mwe.Cnn1dReleased`);
 its mel front end (``audio_model.spec.*`` buffers: the STFT window and the mel filterbank)
-is checked for 1024-point FFTs and 128 mel bands and not kept, since Tagspace computes
-the mel itself. Other backbones (``Transformer``) have no MWE counterpart and are refused,
+is checked for 1024-point FFTs and 128 mel bands; Tagspace computes the mel itself (librosa's
+Slaney filters), so the checkpoint's filterbank becomes ``mel_map``, the least-squares map
+from the workspace's mel bands to the checkpoint's (:func:`mel_band_map`). Other backbones (``Transformer``) have no MWE counterpart and are refused,
 naming the keys. ``hparams.yaml`` is read with ``yaml.safe_load`` (``backbone``,
 ``duration``, ``emb_type``, ``supervisions``).
 
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
 from ...audio import frames_for_seconds
+from ...audio.io import SAMPLE_RATE
 from ...audio.mel import N_MELS
 from ...errors import CheckpointError, DataError, ParameterError
 from ...fileio import sha256_file
@@ -33,8 +36,8 @@ from .common import float32_state, read_tag_list, require_keys, tag_word_vectors
 FORMAT = "zeroshot-lightning"
 BACKBONES = ("CNN1D",)
 N_FFT = 1024
-FRONT_END = {"audio_model.spec.spectrogram.window": (N_FFT,),
-             "audio_model.spec.mel_scale.fb": (N_FFT // 2 + 1, N_MELS)}
+FILTERBANK = "audio_model.spec.mel_scale.fb"
+FRONT_END = {"audio_model.spec.spectrogram.window": (N_FFT,), FILTERBANK: (N_FFT // 2 + 1, N_MELS)}
 
 
 def read_hparams(path) -> dict:
@@ -50,6 +53,20 @@ def read_hparams(path) -> dict:
     if not isinstance(values, dict):
         raise DataError(f"{path}: expected a mapping of hyper-parameters")
     return values
+
+
+def mel_band_map(filterbank: np.ndarray) -> np.ndarray:
+    """``(128, 128)`` map ``W`` with ``W @ M ~= filterbank.T``, ``M`` the workspace's mel filters.
+
+    ``filterbank`` is the checkpoint's ``(513, 128)`` torchaudio filterbank (frequency bins x bands),
+    ``M`` librosa's ``(128, 513)`` Slaney filters that made the cached mel: the least-squares
+    solution (pseudo-inverse of ``M``), so ``W @ mel`` approximates the checkpoint's mel of the
+    same power spectrum.
+    """
+    import librosa
+
+    ours = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
+    return (np.asarray(filterbank, dtype=np.float64).T @ np.linalg.pinv(ours.astype(np.float64))).astype(np.float32)
 
 
 def _check_front_end(state: dict, source: str) -> None:
@@ -123,7 +140,7 @@ def import_zeroshot_lightning(ws, name: str, checkpoint, *, tags=None, words=Non
         config = MweModelConfig(
             word_dim=word_dim, word_embedding=words, dim=dim, encoder="cnn1d_released",
             width=int(state["audio_model._conv1.0.weight"].shape[0]) / 128,
-            n_frames=frames_for_seconds(duration), n_tags=len(found),
+            n_frames=frames_for_seconds(duration), n_tags=len(found), mel_map=FILTERBANK in state,
             variant=f"zero-shot {backbone}, {hp.get('emb_type', '?')}, {hp.get('supervisions', '?')}, imported")
     except ParameterError as err:
         raise CheckpointError(f"{source}: its shapes give no MWE network Tagspace can build ({err})") from err
@@ -133,6 +150,8 @@ def import_zeroshot_lightning(ws, name: str, checkpoint, *, tags=None, words=Non
                if k.startswith("audio_model.") and k not in FRONT_END}
     renamed.update({"text.weight": state["text_projection.weight"], "text.bias": state["text_projection.bias"],
                     "tag_vectors": torch.from_numpy(vectors)})
+    if config.mel_map:
+        renamed["mel_map"] = torch.from_numpy(mel_band_map(state[FILTERBANK].numpy()))
     stray = sorted(k for k in state if not k.startswith(("audio_model.", "text_projection.")))
     if stray:
         raise CheckpointError(f"{source}: unexpected key(s) {['model.' + k for k in stray[:6]]} beside "
@@ -145,8 +164,11 @@ def import_zeroshot_lightning(ws, name: str, checkpoint, *, tags=None, words=Non
                "hparams": {k: v for k, v in hp.items() if isinstance(v, (str, int, float, bool))},
                "tags_file": str(Path(tags).resolve()) if tags is not None else None,
                "tags_missing_from_words": sorted(missing)}
-    notes = ["the mel input is the workspace's (librosa Slaney filters, in dB) where the released models "
-             "computed torchaudio's HTK-scale mel: vectors approximate the authors'"]
+    notes = ["the input mel is the workspace's (librosa's Slaney filters) mapped onto the checkpoint's filterbank "
+             "by least squares, where the released models computed torchaudio's mel from the waveform: vectors "
+             "approximate the authors'" if config.mel_map else
+             f"the checkpoint has no {FILTERBANK} buffer: the input is the workspace's mel (librosa's Slaney "
+             "filters) in dB, unmapped; vectors approximate the authors' less closely"]
     if missing:
         notes.append(f"{len(missing)} of {len(tag_list)} tags are not in word embedding {words!r} and were left "
                      f"out: {', '.join(sorted(missing))}")
