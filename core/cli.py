@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "core.listening.cli",
     "core.words.cli",
     "core.engine.cli",
+    "core.models.cli",
 )
 
 
@@ -51,6 +52,9 @@ def _info(args: argparse.Namespace) -> int:
     for cat, n in info["tags_by_category"].items():
         print(f"  tags[{cat}]{'':<{17 - len(cat)}}{n}")
     print(f"models                     {', '.join(info['models']) or '-'}")
+    for name, detail in info["model_details"].items():
+        print(f"  {name:<25}{detail['family'] or '?'} ({detail['source'] or '?'}): "
+              f"{', '.join(detail['capabilities']) or 'no capability'}")
     print(f"word embeddings            {', '.join(info['word_embeddings']) or '-'}")
     return 0
 

@@ -31,6 +31,8 @@ from .errors import CheckpointError, DataError
 from .paths import confined_path, default_workspace
 
 MANIFEST = "workspace.json"
+#: ``config.json`` ``source`` of a model that states none (written before sources existed).
+DEFAULT_MODEL_SOURCE = "trained"
 FORMAT_VERSION = 1
 SAMPLE_RATE = 22050
 
@@ -141,6 +143,29 @@ class Workspace:
                                   f"models here: {self.model_names() or 'none'}")
         return json.loads(path.read_text())
 
+    def model_details(self) -> dict[str, dict]:
+        """``{name: {"family", "source", "capabilities"}}`` of every model, read from its ``config.json``.
+
+        Reads JSON only (no torch). A ``config.json`` written before ``source`` and
+        ``capabilities`` existed gets ``source`` ``"trained"`` and the capabilities its
+        family's models always had (:func:`legacy_capabilities`). An unreadable
+        ``config.json`` gives ``family`` None and an ``error``.
+        """
+        details = {}
+        for name in self.model_names():
+            try:
+                config = self.model_config(name)
+            except (CheckpointError, json.JSONDecodeError, OSError) as err:
+                details[name] = {"family": None, "source": None, "capabilities": [], "error": str(err)}
+                continue
+            capabilities = config.get("capabilities")
+            details[name] = {
+                "family": config.get("family"),
+                "source": config.get("source", DEFAULT_MODEL_SOURCE),
+                "capabilities": list(capabilities) if isinstance(capabilities, list) else legacy_capabilities(config),
+            }
+        return details
+
     def word_embedding_names(self) -> list[str]:
         """Names of word embeddings (``words/<name>.json`` metadata files)."""
         if not self.words_dir.exists():
@@ -174,6 +199,30 @@ class Workspace:
             "splits": {s: int((cat.tracks["split"] == s).sum()) for s in ("train", "valid", "test")},
             "missing_audio": len(self.missing_audio()) if self.has_catalog() else 0,
             "models": self.model_names(),
+            "model_details": self.model_details(),
             "word_embeddings": self.word_embedding_names(),
             "audio_root": str(self.audio_root),
         }
+
+
+def legacy_capabilities(config: dict) -> list[str]:
+    """Capabilities of a model whose ``config.json`` predates the ``capabilities`` key.
+
+    Only Tagspace's trainers wrote such files, so the family (and its config) decides,
+    as each family's ``EmbeddingModel.capabilities`` does (names of
+    ``core.models.base.CAPABILITIES``, in its order): Won reads audio on the acoustic
+    branch only and maps word vectors (text, zero-shot); Lee reads audio and has four
+    subspaces when trained with masks; MFCC-VQ reads audio; Muslse reads audio and
+    encodes its own tag/artist table (text, no zero-shot); MWE reads audio and maps word
+    vectors. An unknown family gets no capability.
+    """
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    family = config.get("family")
+    has = {
+        "won": {"audio": model.get("branch", "acoustic") == "acoustic", "text": True, "zero_shot": True},
+        "lee": {"audio": True, "subspaces": bool(model.get("masks", True))},
+        "mfcc_vq": {"audio": True},
+        "muslse": {"audio": True, "text": True},
+        "mwe": {"audio": True, "text": True, "zero_shot": True},
+    }.get(family, {})
+    return [name for name in ("audio", "text", "zero_shot", "subspaces") if has.get(name)]

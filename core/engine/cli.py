@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--all", action="store_true", help="every model in the workspace")
     p.add_argument("--force", action="store_true", help="recompute even if the cache is current")
     p.add_argument("--batch-size", type=int, default=16, help="tracks per forward pass (default 16)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--device", default=None,
+                   help="torch device: cpu, cuda or cuda:N (default: cuda when available, else cpu); "
+                        "vectors are computed in float32 on either")
     p.add_argument("--approximate-above", type=int, default=IndexConfig.approximate_above,
                    help="build an IVF index above this many tracks (default %(default)s)")
     p.add_argument("--min-recall", type=float, default=IndexConfig.min_recall,
@@ -45,11 +47,34 @@ def _names(asked: list[str] | None, known: list[str], what: str) -> list[str]:
     return asked
 
 
+def checked_device(name: str | None) -> str | None:
+    """``--device`` as given, after checking that torch knows it and that a CUDA device exists.
+
+    Raises :class:`ParameterError` (a message, not a traceback) for ``cuda`` on a machine without one.
+    """
+    if name is None:
+        return None
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ParameterError(f"--device {name!r} is not a torch device (use cpu, cuda or cuda:N)") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ParameterError(f"--device {name} asked for a GPU but this machine has no CUDA device "
+                                 f"usable by torch {torch.__version__}; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ParameterError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return name
+
+
 def _embed(args: argparse.Namespace) -> int:
+    device = checked_device(args.device)
     ws = open_workspace(args)
     config = IndexConfig(approximate_above=args.approximate_above, min_recall=args.min_recall)
     for name in _names(None if args.all else args.model, ws.model_names(), "model"):
-        emb = extract_embeddings(ws, name, batch_size=args.batch_size, device=args.device, force=args.force,
+        emb = extract_embeddings(ws, name, batch_size=args.batch_size, device=device, force=args.force,
                                  progress=tqdm_progress)
         meta = emb.meta
         print(f"{name}: {len(emb.track_ids)} tracks, {len(emb.terms)} terms, {meta['metric']}, "

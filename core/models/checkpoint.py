@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,15 +43,20 @@ def save_checkpoint(model_dir, model, config: dict, vocab: dict) -> Path:
         Its state dict goes to ``model.pt`` (moved to CPU).
     config : dict
         ``family``, ``variant``, ``train``, ``word_embedding``, ``best``; ``model``
-        defaults to ``model.config``; ``created`` and ``vocab_digest`` are added.
+        defaults to ``model.config``; ``source`` defaults to ``"trained"`` (an importer
+        passes its format); ``capabilities`` (the model's, in
+        :data:`~core.models.base.CAPABILITIES` order), ``created`` and ``vocab_digest`` are added.
     vocab : dict
         JSON-serialisable vocabularies (``tags``, ``artists``, ...).
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    from .base import CAPABILITIES
+
     full = {
         "family": model.family, "variant": model.variant, "model": dict(model.config),
-        "word_embedding": model.config.get("word_embedding"), **config,
+        "word_embedding": model.config.get("word_embedding"), "source": "trained", **config,
+        "capabilities": [c for c in CAPABILITIES if c in model.capabilities],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "vocab_digest": vocab_digest(vocab),
     }
@@ -71,10 +77,22 @@ def load_tensors(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint file missing: {path}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty, not a PyTorch checkpoint")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint: {err}") from err
+        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint "
+                              f"(Tagspace never unpickles other objects): {_load_failure(err)}") from err
+
+
+def _load_failure(err: Exception) -> str:
+    """The reason in torch's weights-only error, without its advice to unpickle the file anyway."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+        text = re.split(r" Please use | Check the documentation ", text)[0]
+    return text.strip()[:300] or type(err).__name__
 
 
 def load_state_strict(model, state: dict, source: str) -> None:
@@ -102,12 +120,17 @@ def load_state_strict(model, state: dict, source: str) -> None:
 
 def load_lightning_state(path, prefix: str = "model.") -> dict:
     """The module weights of a PyTorch Lightning ``.ckpt``: ``state_dict`` entries under ``prefix``, prefix stripped."""
-    ckpt = load_tensors(path)
+    return lightning_state_dict(load_tensors(path), str(path), prefix)
+
+
+def lightning_state_dict(ckpt, source: str, prefix: str = "model.") -> dict:
+    """The entries of a loaded Lightning checkpoint's ``state_dict`` under ``prefix``, prefix stripped."""
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
-        raise CheckpointError(f"{path} is not a Lightning checkpoint (no 'state_dict' entry)")
+        raise CheckpointError(f"{source} is not a Lightning checkpoint (no 'state_dict' entry)")
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     if not state:
-        raise CheckpointError(f"{path}: no weights under the prefix {prefix!r} in its state_dict")
+        raise CheckpointError(f"{source}: no weights under the prefix {prefix!r} in its state_dict "
+                              f"(keys: {sorted(ckpt['state_dict'])[:8]})")
     return state
 
 

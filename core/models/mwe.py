@@ -11,6 +11,12 @@ Two encoders meet in a ``dim``-dimensional space compared by cosine:
     ("same" padding, so 130 frames pool to 32, 8, 2, 1);
   - ``short_chunk``: the short-chunk CNN of :mod:`core.models.won` (dB scale made
     as Won's inputs, its own input BatchNorm), ending in ``dim`` channels;
+  - ``cnn1d_released``: the 1D-CNN of Doh/Choi's released zero-shot checkpoints
+    (``music_zeroshot_models``, imported by :mod:`core.models.imports.zeroshot_lightning`):
+    a power-to-dB mel crop (no ``top_db``), [Conv1D(128, k=4, pad 2) + BN + ReLU +
+    MaxPool(4)] x 3, Conv1D(128, k=2, pad 1) + BN + ReLU + MaxPool(2), Conv1D(dim, k=1,
+    pad 1) + BN + ReLU + MaxPool(2), average over time (attribute names ``_conv1`` ...
+    ``_conv5`` as theirs);
 
 * the **text** side is one linear map ``Linear(word_dim -> dim)`` over a frozen
   word embedding (unit-length vectors). Any word the embedding holds - a tag
@@ -42,7 +48,7 @@ from ..errors import ParameterError, VocabularyError
 from .base import EmbeddingModel, ModelConfig
 from .rhythm import RhythmBranch
 
-ENCODERS = ("cnn1d", "short_chunk")
+ENCODERS = ("cnn1d", "short_chunk", "cnn1d_released")
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class MweModelConfig(ModelConfig):
     word_dim: int                       # dimension of the word embedding the text side reads
     word_embedding: str | None = None   # its workspace name
     dim: int = 100                      # joint space (Choi et al.: 100)
-    encoder: str = "cnn1d"              # cnn1d | short_chunk
+    encoder: str = "cnn1d"              # cnn1d | short_chunk | cnn1d_released
     width: float = 1.0                  # channel multiplier (1.0: 128 channels for cnn1d, Won's for short_chunk)
     batch_norm: bool = False            # cnn1d: BatchNorm after each conv (not in Choi et al.'s description)
     n_frames: int = 130                 # crop length (cnn1d: 130, ~3 s; short_chunk: 173)
@@ -64,6 +70,8 @@ class MweModelConfig(ModelConfig):
     n_tracks: int = 0                   # rows of the learned track table; 0: tracks from word vectors (or unused)
     variant: str = "tag+artist+track"   # what was trained (core.training.config.MweTrainConfig.variant)
     rhythm: bool = False                # add the onset-autocorrelation branch (core.models.rhythm)
+    mel_map: bool = False               # cnn1d_released: map the workspace's mel bands onto the checkpoint's
+                                        # filterbank first (the ``mel_map`` buffer, 128 x 128)
 
     def validate(self) -> None:
         if self.encoder not in ENCODERS:
@@ -72,6 +80,8 @@ class MweModelConfig(ModelConfig):
             raise ParameterError("mwe word_dim, dim and n_crops must be >= 1 and n_frames >= 8")
         if not 0 < self.width <= 4:
             raise ParameterError(f"mwe width must be in (0, 4], got {self.width}")
+        if self.mel_map and self.encoder != "cnn1d_released":
+            raise ParameterError("mwe mel_map applies to the cnn1d_released encoder only")
         if min(self.n_tags, self.n_artists, self.n_tracks) < 0 or self.input_std <= 0:
             raise ParameterError("mwe table sizes must be >= 0 and input_std > 0")
 
@@ -91,6 +101,27 @@ class Cnn1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.convs(x)).mean(dim=2)
+
+
+class Cnn1dReleased(nn.Module):
+    """The 1D-CNN of Doh/Choi's released zero-shot checkpoints: ``(B, 128, frames)`` dB mel -> ``(B, dim)``.
+
+    Layer names follow theirs (``_conv1`` ... ``_conv5``, each ``Sequential(conv, BN, ReLU, pool)``)
+    so their ``audio_model._convN.*`` weights load as they are.
+    """
+
+    def __init__(self, n_mels: int, channels: int, dim: int):
+        super().__init__()
+        shapes = ((n_mels, channels, 4, 2, 4), (channels, channels, 4, 2, 4), (channels, channels, 4, 2, 4),
+                  (channels, channels, 2, 1, 2), (channels, dim, 1, 1, 2))  # c_in, c_out, kernel, padding, pool
+        for i, (c_in, c_out, k, pad, pool) in enumerate(shapes, start=1):
+            setattr(self, f"_conv{i}", nn.Sequential(nn.Conv1d(c_in, c_out, k, padding=pad), nn.BatchNorm1d(c_out),
+                                                     nn.ReLU(), nn.MaxPool1d(pool)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i in range(1, 6):
+            x = getattr(self, f"_conv{i}")(x)
+        return x.mean(dim=2)
 
 
 class ShortChunk(nn.Module):
@@ -128,12 +159,16 @@ class MweModel(EmbeddingModel):
         cfg = self.cfg
         if cfg.encoder == "cnn1d":
             self.audio = Cnn1d(128, max(4, round(128 * cfg.width)), cfg.dim, cfg.batch_norm)
+        elif cfg.encoder == "cnn1d_released":
+            self.audio = Cnn1dReleased(128, max(4, round(128 * cfg.width)), cfg.dim)
         else:
             self.audio = ShortChunk(cfg.width, cfg.dim)
         self.rhythm = RhythmBranch(cfg.dim, n_frames=cfg.n_frames) if cfg.rhythm else None
         self.text = nn.Linear(cfg.word_dim, cfg.dim)
         # unit word vectors of the seen tags, so the model encodes them without the embedding at hand
         self.register_buffer("tag_vectors", torch.zeros(cfg.n_tags, cfg.word_dim))
+        if cfg.mel_map:  # rows: the checkpoint's mel bands; columns: the workspace's (see prepare)
+            self.register_buffer("mel_map", torch.zeros(128, 128))
         self.artist_table = nn.Embedding(cfg.n_artists, cfg.dim) if cfg.n_artists else None
         self.track_table = nn.Embedding(cfg.n_tracks, cfg.dim) if cfg.n_tracks else None
         self.vocab: dict = {}
@@ -148,8 +183,19 @@ class MweModel(EmbeddingModel):
         """The encoder's input scale for ``log1p10`` crops of ``mel`` (same shape, float32).
 
         ``short_chunk`` reads Won et al.'s dB scale (:func:`core.models.won.db_crops`,
-        clipped relative to the whole track's peak); ``cnn1d`` the z-scored ``log1p10``.
+        clipped relative to the whole track's peak); ``cnn1d_released`` power-to-dB without a
+        clip (torchaudio's ``AmplitudeToDB`` as in the released models), after mapping the
+        workspace's mel bands (librosa's Slaney filters) onto the checkpoint's filterbank
+        (torchaudio's HTK filters) with the least-squares ``mel_map`` when the model has one;
+        ``cnn1d`` the z-scored ``log1p10``.
         """
+        if self.cfg.encoder == "cnn1d_released":
+            from ..audio.mel import DB_AMIN, log1p10_to_power
+
+            power = log1p10_to_power(crops)
+            if self.cfg.mel_map:
+                power = np.einsum("ij,...jt->...it", self.mel_map.cpu().double().numpy(), power)
+            return (10.0 * np.log10(np.maximum(power, DB_AMIN))).astype(np.float32)
         if self.cfg.encoder == "short_chunk":
             from .won import db_crops
 
@@ -238,4 +284,4 @@ class MweModel(EmbeddingModel):
         return self.encode_word_vectors(word_vectors)
 
 
-__all__ = ["ENCODERS", "Cnn1d", "MweModel", "MweModelConfig", "ShortChunk"]
+__all__ = ["ENCODERS", "Cnn1d", "Cnn1dReleased", "MweModel", "MweModelConfig", "ShortChunk"]

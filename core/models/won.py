@@ -216,7 +216,8 @@ class WonModel(EmbeddingModel):
         :func:`db_crops`: padding is silence, never 0 dB.
         """
         if self.cfg.branch == "cultural":
-            raise ParameterError("the cultural Won model has no audio input; use song_to_embedding(cf=...)")
+            raise ParameterError("the cultural Won model reads taste-profile (CF) vectors, not audio, and "
+                                 "workspaces hold none: it embeds tags only; use song_to_embedding(cf=...)")
         from ..audio import evaluation_crops
 
         crops = evaluation_crops(mel, int(self.cfg.n_frames), int(self.cfg.n_crops))
@@ -225,7 +226,8 @@ class WonModel(EmbeddingModel):
     def encode_audio(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.cfg.branch != "acoustic":
             raise ParameterError(
-                f"the {self.cfg.branch} Won model also needs CF vectors; use song_to_embedding(spec, cf)")
+                f"the {self.cfg.branch} Won model also needs taste-profile (CF) vectors, which workspaces "
+                "do not hold: it embeds tags only; use song_to_embedding(spec, cf)")
         return self.spec_to_embedding(inputs)
 
     def text_vocabulary(self) -> list[str]:

@@ -52,6 +52,14 @@ def _train(args: argparse.Namespace) -> int:
     else:
         raise ParameterError(f"{args.model!r} is not a preset; give --family ({', '.join(family_names())})")
     overrides.update(_read_config(args.config))
+    if args.device is not None:
+        from .loop import pick_device
+
+        try:
+            pick_device(args.device)  # no CUDA device: a clear error now, before the data loads
+        except RuntimeError as err:
+            raise ParameterError(f"--device {args.device!r} is not a device (use auto, cpu, cuda or cuda:N)") from err
+        overrides["device"] = args.device
     result = train_model(ws, args.model, family, overrides, progress=tqdm_progress, resume=args.resume)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
@@ -71,6 +79,9 @@ def register(subparsers) -> None:
     p.add_argument("--family", choices=family_names(), help="family of a non-preset model")
     p.add_argument("--size", choices=SIZES, help="preset scale (default: demo size of the workspace, else paper)")
     p.add_argument("--config", help="JSON file of config fields (applied last)")
+    p.add_argument("--device", default=None,
+                   help="auto, cpu, cuda or cuda:N (default: the config's, auto: cuda when available); "
+                        "mixed precision on CUDA (the config's amp)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from train_state.pt")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
