@@ -265,3 +265,26 @@ def test_export_csv_is_spreadsheet_safe_and_m3u_has_one_entry_per_track(small_ws
     assert playlist[3] == "#EXTINF:-1,Beta - two lines"  # a line break cannot start a new entry
     assert playlist[4] == str(small_ws.audio_root / "t2.wav")
     assert playlist[5].startswith("# skipped t3") and len(playlist) == 6  # never a path out of the audio root
+
+
+def test_linked_maps_share_tracks_and_ring_the_same_selection():
+    from core.compare.maps import SELECTION_TRACE, linked_map_figure, shared_track_points
+
+    def points(ids, shift):
+        return pd.DataFrame({"id": ids + ["tag:jazz"], "kind": ["track"] * len(ids) + ["tag"],
+                             "x": np.arange(len(ids) + 1) + shift, "y": np.arange(len(ids) + 1) * 2.0,
+                             "label": ["g"] * (len(ids) + 1), "name": ids + ["jazz"],
+                             "preservation": np.ones(len(ids) + 1)})
+
+    pa, pb = shared_track_points(points([f"t{i}" for i in range(30)], 0), points([f"t{i}" for i in range(5, 40)], 7))
+    assert set(pa["id"]) == set(pb["id"]) == {f"t{i}" for i in range(5, 30)}
+    sa, sb = shared_track_points(points([f"t{i}" for i in range(30)], 0), points([f"t{i}" for i in range(30)], 1),
+                                 max_points=10)
+    assert len(sa) == 10 and set(sa["id"]) == set(sb["id"])
+    selected = ["t7", "t9", "t99"]
+    fig_a, fig_b = (linked_map_figure(p, "genre", selected, "A") for p in (pa, pb))
+    rings = [[t for t in f.data if t.name == SELECTION_TRACE] for f in (fig_a, fig_b)]
+    assert all(len(r) == 1 and list(r[0].customdata) == ["t7", "t9"] for r in rings)
+    assert rings[1][0].x[0] == pb.set_index("id").at["t7", "x"]  # ringed where map B draws the track
+    assert linked_map_figure(pa, "genre", selected, "A").to_json() == fig_a.to_json()  # same figure every rerun
+    assert not [t for t in linked_map_figure(pa, "genre", [], "A").data if t.name == SELECTION_TRACE]
