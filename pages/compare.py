@@ -154,9 +154,10 @@ def query_view(ws, a: str, b: str, eng_a, eng_b, k: int) -> None:
                     format_func=QUERY_LABELS.get, key="compare_query_kind")
     set_url(qk=kind)
     if missing:
-        caps = {a: sorted(engine_capabilities(eng_a)), b: sorted(engine_capabilities(eng_b))}
-        st.caption(escape_markdown(f"Not offered: {', '.join(missing)} (both models must be able to; "
-                                   f"capabilities: {caps})"))
+        caps = "; ".join(f"{name}: {', '.join(sorted(engine_capabilities(eng))) or 'catalog tracks only'}"
+                         for name, eng in ((a, eng_a), (b, eng_b)))
+        st.caption(escape_markdown(f"Not offered: {', '.join(missing)} (both models must be able to). "
+                                   f"Capabilities: {caps}."))
     query, filename = _query_input(ws, kind)
     if query is None:
         return
@@ -177,7 +178,8 @@ def query_view(ws, a: str, b: str, eng_a, eng_b, k: int) -> None:
             st.markdown(f"**{'A' if side == 'a' else 'B'}: {escape_markdown(name)}**")
             frame = result.frame(side)
             frame.insert(2, "title", frame["id"].map(titles))
-            frame["only_here"] = frame["only_here"].map({True: f"only {side.upper()}", False: ""})
+            frame["only_here"] = frame["only_here"].map({True: f"only {side.upper()}", False: "both"})
+            frame = frame[["rank", "id", "title", "only_here", "score", "rank_other"]]
             result_table(frame, window_of(eng), f"query_{side}", titles=titles,
                          column_config={"score": st.column_config.NumberColumn("score", format="%.3f"),
                                         "rank_other": st.column_config.NumberColumn("rank in other"),

@@ -82,6 +82,10 @@ def test_compare_links_maps_runs_a_query_and_creates_a_listening_test(page, comp
     page.get_by_text("Overlap (Jaccard@5)").wait_for(timeout=60_000)
     assert page.get_by_text("Rank correlation (Spearman)").count() >= 1
     assert "view=query" in page.url
+    players = page.locator("audio").count()  # the query's own player
+    table = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+    page.mouse.click(table["x"] + 16, table["y"] + 35 + 17)  # tick the first result row of model A's list
+    page.wait_for_function(f"() => document.querySelectorAll('audio').length > {players}", timeout=30_000)
     screenshot(page, "compare-query")
 
     page.get_by_text("Disagreements", exact=True).click()
