@@ -44,8 +44,10 @@ def _projection_frame(root: str, model_name: str, key: str):
 
 @st.cache_resource(show_spinner="Comparing every track's neighbours…", max_entries=8)
 def _comparison(cache_dir: str, key: str, _eng_a, _eng_b, k: int):
-    """Neighbourhoods of both models (``key``: their embeddings' source keys; the disk cache is keyed the same)."""
-    return cached_comparison(_eng_a, _eng_b, k, cache_dir)
+    """Neighbourhoods of both models and their vectors in its track order (``key``: both embeddings'
+    source keys, as for the disk cache)."""
+    result = cached_comparison(_eng_a, _eng_b, k, cache_dir)
+    return result, aligned_vectors(_eng_a, result.track_ids), aligned_vectors(_eng_b, result.track_ids)
 
 
 @st.cache_data(show_spinner="Resampling the evaluation…", max_entries=16)
@@ -255,7 +257,7 @@ def _create_test_form(ws, a: str, b: str, chosen) -> None:
 @st.fragment
 def disagreement_view(ws, a: str, b: str, eng_a, eng_b, k: int, window) -> None:
     try:
-        result = comparison(ws, eng_a, eng_b, k)
+        result, vectors_a, vectors_b = comparison(ws, eng_a, eng_b, k)
     except TagspaceError as err:
         show_error(err)
         return
@@ -281,8 +283,7 @@ def disagreement_view(ws, a: str, b: str, eng_a, eng_b, k: int, window) -> None:
     st.caption("Anchor, x, y: A puts the anchor nearer x (one of its neighbours B lacks), B nearer y. "
                "Strength: the product of both standardised margins. Select rows to choose triplets.")
     anchors = order[:MAX_ANCHORS]
-    triplets = opposite_triplets(result, aligned_vectors(eng_a, result.track_ids),
-                                 aligned_vectors(eng_b, result.track_ids), anchors).head(200)
+    triplets = opposite_triplets(result, vectors_a, vectors_b, anchors).head(200)
     if triplets.empty:
         st.info("The two models make no opposite judgements among these tracks' neighbours.")
         return
