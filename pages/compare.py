@@ -11,7 +11,7 @@ import streamlit as st
 from core.compare.capabilities import engine_capabilities, shared_query_kinds
 from core.compare.export import csv_bytes, m3u_playlist, track_table
 from core.compare.maps import linked_map_figure, shared_track_points
-from core.compare.metrics import metric_difference_table, tag_difference_table
+from core.compare.metrics import difference_figure, metric_difference_table, tag_difference_table
 from core.compare.neighbourhoods import cache_key, cached_comparison
 from core.compare.rankings import compare_query
 from core.compare.triplets import aligned_vectors, as_design_triplets, most_disagreeing, opposite_triplets
@@ -208,11 +208,15 @@ def metrics_view(ws, a: str, b: str) -> None:
     config = {c: number for c in ("a_value", "b_value", "difference", "low", "high")}
     st.caption("A - B with the paired 95% bootstrap interval [low, high] (the evaluation's own resamples); "
                "not distinguishable when the interval covers 0.")
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config)
+    chart, table = st.columns(2)
+    chart.plotly_chart(difference_figure(shown, title=f"{a} - {b}"), key="compare_metric_chart")
+    table.dataframe(shown, hide_index=True, width="stretch", column_config=config)
     if len(tags):
         st.subheader("Per tag (ROC-AUC)")
         tag_group = tags if group in ("all", "overall") else tags[tags["group"] == group]
-        st.dataframe(tag_group, hide_index=True, width="stretch", column_config=config)
+        chart, table = st.columns(2)
+        chart.plotly_chart(difference_figure(tag_group, "tag", f"{a} - {b}, per tag"), key="compare_tag_chart")
+        table.dataframe(tag_group, hide_index=True, width="stretch", column_config=config)
     else:
         st.caption("No per-tag comparison: it needs two models with a text side.")
 

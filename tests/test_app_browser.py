@@ -13,7 +13,7 @@ from tests.browser_support import screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("home", "map", "words", "similar", "search", "results")
+PAGES = ("home", "map", "words", "similar", "search", "compare", "results")
 
 
 @pytest.fixture()

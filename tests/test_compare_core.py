@@ -226,6 +226,17 @@ def test_capabilities_are_asked_of_the_models(pair):
     assert shared_query_kinds(with_audio, with_audio) == ("track", "audio", "text")
 
 
+def test_difference_figure_draws_each_interval():
+    from core.compare.metrics import difference_figure
+
+    frame = pd.DataFrame({"metric": ["m1", "m2"], "difference": [0.10, -0.02], "low": [0.04, -0.07],
+                          "high": [0.15, 0.03], "distinguishable": [True, False]})
+    trace = difference_figure(frame).data[0]
+    assert list(trace.y) == ["m2", "m1"]  # first row on top
+    assert trace.error_x.array == pytest.approx([0.05, 0.05]) and trace.error_x.arrayminus == pytest.approx([0.05, 0.06])
+    assert trace.marker.color[0] != trace.marker.color[1]  # not distinguishable drawn apart
+
+
 def test_metric_groups():
     assert metric_group("by_category.mood.roc_auc_tag") == "mood"
     assert metric_group("triplet_acc.all_dims.tempo") == "tempo"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from ..catalog import SIMILARITY_DIMENSIONS
 from ..errors import DataError
@@ -67,3 +68,23 @@ def tag_difference_table(path: str | Path, a: str, b: str, categories: dict[str,
     for r in rows:
         r["category"] = (categories or {}).get(r["tag"], "")
     return _frame(rows, "tag").rename(columns={"metric": "tag"})
+
+
+def difference_figure(frame: pd.DataFrame, label_column: str = "metric", title: str = "") -> go.Figure:
+    """Each difference A - B as a point with its interval as an error bar, and a line at 0.
+
+    Rows whose interval covers 0 (not distinguishable) are drawn grey.
+    """
+    rows = frame.dropna(subset=["difference"]).iloc[::-1]
+    low = (rows["difference"] - rows["low"]).fillna(0).clip(lower=0)
+    high = (rows["high"] - rows["difference"]).fillna(0).clip(lower=0)
+    colours = ["#1f77b4" if d else "#999999" for d in rows["distinguishable"].fillna(False)]
+    fig = go.Figure(go.Scatter(
+        x=rows["difference"], y=rows[label_column].astype(str), mode="markers",
+        marker={"color": colours, "size": 8},
+        error_x={"type": "data", "symmetric": False, "array": high.tolist(), "arrayminus": low.tolist()},
+        hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.add_vline(x=0, line_width=1, line_color="black")
+    fig.update_layout(title=title, height=max(240, 22 * len(rows) + 80), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      xaxis_title="A - B (95% interval)")
+    return fig
