@@ -24,6 +24,7 @@ PAGES = {
         st.Page("pages/words.py", title="Words", url_path="words"),
         st.Page("pages/similar.py", title="Similar", url_path="similar"),
         st.Page("pages/search.py", title="Search", url_path="search"),
+        st.Page("pages/compare.py", title="Compare", url_path="compare"),
         st.Page("pages/results.py", title="Results", url_path="results"),
     ],
     "Listening tests": [

@@ -165,6 +165,25 @@ def player(track_id: str, window_s: float | None = 3.0, label: str | None = None
         st.warning(f"cannot play {code_span(track_id)}: {escape_markdown(err)}")
 
 
+def result_table(frame, window_s: float | None, key: str, id_column: str = "id", titles: dict | None = None,
+                 column_config: dict | None = None, max_players: int = 5) -> list[str]:
+    """A result list as one table; select rows to get a player for each (at most ``max_players``).
+
+    Returns the selected ids (in table order), so a page can act on them too.
+    """
+    event = st.dataframe(frame, hide_index=True, width="stretch", column_config=column_config,
+                         on_select="rerun", selection_mode="multi-row", key=f"results_{key}")
+    rows = sorted(event.selection.rows) if event is not None else []
+    ids = [str(frame.iloc[r][id_column]) for r in rows if r < len(frame)]
+    if not ids:
+        st.caption("Select rows (tick the box at a row's start) to play them.")
+    for tid in ids[:max_players]:
+        player(tid, window_s, label=(titles or {}).get(tid, tid), key=f"row_{key}")
+    if len(ids) > max_players:
+        st.caption(f"Players for the first {max_players} of {len(ids)} selected rows.")
+    return ids
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def _excerpt(path: str, start: float, end: float) -> bytes:
     from core.audio import excerpt_bytes

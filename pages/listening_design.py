@@ -126,6 +126,11 @@ def _report_tab(ws, db) -> None:
     cols[3].metric("Fleiss' kappa", _fmt(s["fleiss_kappa"]), help="needs the same number of ratings per trial")
     cols[4].metric("Krippendorff's alpha", _fmt(s["krippendorff_alpha"]), help="nominal, missing ratings allowed")
     cols[5].metric(f"Trials >= {threshold}", s["trials_above_threshold"])
+    if len(report["sides"]):
+        st.subheader("Listeners siding with model A vs model B (95% Wilson intervals)")
+        st.caption("On the trials built from the two models' disagreement (main trials only): over every answer, "
+                   "and over trial majorities (ties left out). Tick the box below for model-vs-human accuracy.")
+        st.dataframe(report["sides"], hide_index=True)
     if score:
         st.subheader("Model-vs-human accuracy (95% Wilson intervals)")
         st.caption(f"Human ceiling on the same trials: {_fmt(s['human_ceiling'])}")

@@ -5,7 +5,8 @@ import streamlit as st
 from core.engine.queries import search_tracks, text_to_tracks, track_to_tags
 from core.errors import TagspaceError
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
-from pages._common import clip_upload, picked_engine, player, set_url, show_error, url_text, workspace
+from pages._common import (clip_upload, picked_engine, player, result_table, set_url, show_error, url_text,
+                           workspace)
 
 st.title("Search")
 ws = workspace()
@@ -37,12 +38,10 @@ with text_tab:
             st.caption(" · ".join(parts))
             for warning in result.warnings:
                 st.warning(warning)
-            for rank, hit in enumerate(result.hits, start=1):
-                c1, c2 = st.columns([2, 3])
-                title = escape_markdown(titles.get(hit.id, hit.id))
-                c1.markdown(f"{rank}. **{title}** · {code_span(hit.id)} · {hit.score:.3f}")
-                with c2:
-                    player(hit.id, window, key="text")
+            frame = result.to_frame()[["rank", "id", "score"]]
+            frame.insert(2, "title", frame["id"].map(titles))
+            result_table(frame, window, "text", titles=titles,
+                         column_config={"score": st.column_config.NumberColumn("score", format="%.3f")})
 
 with tag_tab:
     source = st.radio("Track", ["Catalog track", "Upload a clip"], horizontal=True, key="tag_source")

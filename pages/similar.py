@@ -5,9 +5,10 @@ import streamlit as st
 from core.engine.queries import mix_and_match, search_tracks, weighted_subspace_search
 from core.errors import TagspaceError
 from core.views.playback import window_caption
-from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
+from core.views.text import MAX_QUERY_CHARS
 from core.views.weights import weights_from_text, weights_to_text
-from pages._common import clip_upload, picked_engine, player, set_url, show_error, url_value, workspace
+from pages._common import (clip_upload, picked_engine, player, result_table, set_url, show_error, url_value,
+                           workspace)
 
 st.title("Similar tracks")
 ws = workspace()
@@ -41,15 +42,9 @@ def show_results(result) -> None:
     sim_cols = [c for c in frame.columns if c.startswith("sim_")]
     config = {c: st.column_config.ProgressColumn(c[4:], min_value=-1.0, max_value=1.0, format="%.2f")
               for c in sim_cols}
-    st.dataframe(frame, hide_index=True, column_config=config, width="stretch")
     st.caption(f"{'Bars' if sim_cols else 'Scores'}: similarity of the query and each result in every subspace "
                f"(why it is close). {window_caption(window)}")
-    for hit in result.hits:
-        c1, c2 = st.columns([2, 3])
-        title = escape_markdown(titles.get(hit.id, hit.id))
-        c1.markdown(f"**{title}** · {code_span(hit.id)} · score {hit.score:.3f}")
-        with c2:
-            player(hit.id, window, key="result")
+    result_table(frame, window, "similar", titles=titles, column_config=config)
 
 
 mode = st.radio("Mode", ["Weighted similarity", "Mix and match"], horizontal=True,

@@ -52,7 +52,7 @@ if result is not None:
                 continue
             st.caption(escape_markdown(f"looked up as {result.lookups[name]}"))
             table = result.tables[name]
-            st.dataframe(table.style.apply(
+            st.dataframe(table.style.format(precision=3).apply(
                 lambda row: ["font-weight: bold; background-color: #e7f5ff" if row["music term"] else ""] * len(row),
                 axis=1), hide_index=True, width="stretch")
     if result.overlap is not None:

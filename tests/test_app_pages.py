@@ -181,7 +181,7 @@ def test_players_load_full_clips_only_on_demand(app, tiny_workspace):
     at = app("similar", model=lee, track=tiny_workspace.catalog.track_ids[0])
     _no_errors(at)
     urls = _audio_urls(at)
-    assert len(urls) == 1 + len(at.dataframe[0].value)  # one excerpt for the query and each result
+    assert len(urls) == 1 and len(at.dataframe[0].value) >= 5  # the query's excerpt; results play once selected
     assert all(url.endswith(".wav") for url in urls)  # excerpts cut server-side (WAV); the demo's files are OGG
     assert not any(t.value for t in at.toggle)
     at.toggle(key=f"full_clip:query:{tiny_workspace.catalog.track_ids[0]}").set_value(True).run()

@@ -6,6 +6,11 @@ A trial's votes are the collected answers plus any votes imported with it
 (dim-sim trials carry the file's counts); its ``agreement`` is the majority's
 share of the votes. The human ceiling is the mean agreement over the trials
 scored, i.e. the expected accuracy of one rater predicting the majority.
+
+Trials built from two models' disagreement record both models and their
+margins in ``origin``; :func:`model_side_split` says how often listeners side
+with each model on exactly those trials (95% Wilson intervals), counted over
+answers and over trial majorities.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pandas as pd
 from ..errors import ParameterError
 from .db import ListeningDB, answers_frame, trials_frame
 from .scoring import ACCURACY_COLUMNS, model_vs_human_accuracy
-from .stats import fleiss_kappa, krippendorff_alpha_nominal
+from .stats import fleiss_kappa, krippendorff_alpha_nominal, wilson_interval
 
 #: Lee et al. kept triplets with at least this agreement.
 LEE_THRESHOLD = 0.9
@@ -116,6 +121,71 @@ def filter_by_agreement(table: pd.DataFrame, threshold: float = LEE_THRESHOLD, m
     return table[keep].reset_index(drop=True)
 
 
+#: Columns of :func:`model_side_split`.
+SIDE_COLUMNS = ("basis", "model_a", "model_b", "n", "with_a", "share_a", "a_low", "a_high",
+                "with_b", "share_b", "b_low", "b_high")
+
+
+def model_preference(origin: dict) -> tuple[str, str, str, str] | None:
+    """``(model A, model B, A's choice, B's choice)`` of a disagreement trial's origin, or None.
+
+    A model's choice is ``song1`` when its margin ``sim(anchor, song1) - sim(anchor, song2)``
+    is positive. None for trials of other sources and for trials on which the two
+    models do not make opposite judgements.
+    """
+    models, margins = origin.get("models"), origin.get("margin")
+    if not (isinstance(models, list) and len(models) == 2 and isinstance(margins, dict)):
+        return None
+    try:
+        ma, mb = float(margins[models[0]]), float(margins[models[1]])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if ma * mb >= 0:
+        return None
+    return models[0], models[1], "song1" if ma > 0 else "song2", "song1" if mb > 0 else "song2"
+
+
+def model_side_split(trial_rows: pd.DataFrame, answer_rows: pd.DataFrame) -> pd.DataFrame:
+    """How often listeners side with model A vs model B on the disagreement trials.
+
+    Main trials only (catch trials and repeats measure raters). Two bases:
+    ``answers`` (every collected answer; answers of one rater are not
+    independent, so read its interval as optimistic) and ``trial majorities``
+    (each trial with a majority of its votes counts once). One row per basis
+    and model pair, with 95% Wilson intervals of each share.
+
+    Returns
+    -------
+    DataFrame
+        :data:`SIDE_COLUMNS`; empty when the test has no disagreement trials.
+    """
+    main = trial_rows[trial_rows["kind"] == "main"]
+    prefs = {int(t): p for t, o in zip(main["trial_id"], main["origin"])
+             if (p := model_preference(json.loads(o) if isinstance(o, str) else (o or {}))) is not None}
+    if not prefs:
+        return pd.DataFrame(columns=list(SIDE_COLUMNS))
+    answers = answer_rows[(answer_rows["kind"] == "main") & answer_rows["trial_id"].isin(list(prefs))]
+    table = trial_table(trial_rows[trial_rows["trial_id"].isin(list(prefs))], answers)
+    bases = {"answers": list(zip(answers["trial_id"], answers["choice"])),
+             "trial majorities": [(t, m) for t, m in zip(table["trial_id"], table["majority"]) if isinstance(m, str)]}
+    rows = []
+    for basis, choices in bases.items():
+        counts: dict[tuple[str, str], list[int]] = {}
+        for trial_id, choice in choices:
+            a, b, choice_a, choice_b = prefs[int(trial_id)]
+            tally = counts.setdefault((a, b), [0, 0, 0])
+            tally[0] += 1
+            tally[1] += choice == choice_a
+            tally[2] += choice == choice_b
+        for (a, b), (n, with_a, with_b) in sorted(counts.items()):
+            a_low, a_high = wilson_interval(with_a, n)
+            b_low, b_high = wilson_interval(with_b, n)
+            rows.append({"basis": basis, "model_a": a, "model_b": b, "n": n,
+                         "with_a": with_a, "share_a": with_a / n, "a_low": a_low, "a_high": a_high,
+                         "with_b": with_b, "share_b": with_b / n, "b_low": b_low, "b_high": b_high})
+    return pd.DataFrame(rows, columns=list(SIDE_COLUMNS))
+
+
 # ----------------------------------------------------------------- report
 def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD,
                  embedders: dict | None = None) -> dict:
@@ -134,7 +204,9 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
     dict
         ``summary`` (dict), ``trials``, ``answers``, ``raters`` and ``models``
         (DataFrames; ``models`` holds each model's model-vs-human accuracy per
-        space, next to the human ceiling on the same trials).
+        space, next to the human ceiling on the same trials), and ``sides``
+        (:func:`model_side_split`: listeners siding with model A vs B on the
+        disagreement trials).
     """
     trial_rows = trials_frame(db, test_id)
     if trial_rows.empty:
@@ -168,7 +240,7 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
             model_rows.append({"model": name, **row, "human_ceiling": ceiling})
     summary["human_ceiling"] = ceiling
     return {"summary": summary, "trials": table, "answers": answer_rows,
-            "raters": rater_reliability(answer_rows),
+            "raters": rater_reliability(answer_rows), "sides": model_side_split(trial_rows, answer_rows),
             "models": pd.DataFrame(model_rows, columns=["model", *ACCURACY_COLUMNS, "human_ceiling"])}
 
 
@@ -184,6 +256,9 @@ def format_report(report: dict) -> str:
     lines.append(f"  trials with agreement >= {s['threshold']:<9}{s['trials_above_threshold']}")
     if len(report["raters"]):
         lines += ["", "raters:", report["raters"].to_string(index=False)]
+    if len(report.get("sides", ())):
+        lines += ["", "listeners siding with model A vs model B on the disagreement trials (95% Wilson intervals):",
+                  report["sides"].to_string(index=False)]
     if len(report["models"]):
         lines += ["", "model-vs-human accuracy (95% Wilson intervals):", report["models"].to_string(index=False)]
     cols = ["trial_id", "position", "dimension", "anchor_id", "song1_id", "song2_id", "votes_song1", "votes_song2",

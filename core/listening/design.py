@@ -14,7 +14,12 @@ anchor, overall or along one dimension? Trial sources:
 ``disagreement``
     Where two models disagree most: among random candidate triplets, those on
     which the models prefer different candidates, ranked by the product of the
-    two models' standardised margins.
+    two models' standardised margins; or exactly the ``triplets`` the design
+    names (chosen on the Compare page, :mod:`core.compare.triplets`), each
+    checked to be an opposite judgement of the two models.
+    The trial's ``origin`` records ``models`` and each model's ``margin``
+    (``sim(anchor, song1) - sim(anchor, song2)`` on whole-track embeddings):
+    the listening report's A-vs-B split reads them.
 ``dimsim``
     Imported from a dim-sim CSV/JSON file (:mod:`core.listening.dimsim`), with
     the file's own offsets and clip lengths.
@@ -64,6 +69,9 @@ class StudyDesign:
         ``random`` source: dimensions to sample triplets for (split evenly).
     models : tuple of str
         ``retrieval``: one model; ``disagreement``: two.
+    triplets : tuple of dict
+        ``disagreement`` source only: the trials to build, each
+        ``{"anchor_id", "song1_id", "song2_id"}`` (``n_trials`` is then their number).
     dimsim_path : str, optional
         ``dimsim`` source: the CSV/JSON file.
     dimsim_threshold : float, optional
@@ -93,6 +101,7 @@ class StudyDesign:
     n_trials: int = 20
     dimensions: tuple[str, ...] = SIMILARITY_DIMENSIONS
     models: tuple[str, ...] = ()
+    triplets: tuple[dict, ...] = ()
     dimsim_path: str | None = None
     dimsim_threshold: float | None = None
     clip_seconds: float = 3.0
@@ -128,6 +137,13 @@ class StudyDesign:
         need = {"retrieval": 1, "disagreement": 2}.get(self.source)
         if need is not None and len(self.models) != need:
             raise ParameterError(f"the {self.source} source needs {need} model(s), got {list(self.models)}")
+        if self.triplets and self.source != "disagreement":
+            raise ParameterError(f"chosen triplets need the disagreement source, not {self.source!r}")
+        for t in self.triplets:
+            ids = [t.get(key) for key in ("anchor_id", "song1_id", "song2_id")] if isinstance(t, dict) else []
+            if len(ids) != 3 or not all(isinstance(i, str) and i for i in ids) or len(set(ids)) != 3:
+                raise ParameterError(f"a chosen triplet needs three different track ids "
+                                     f"(anchor_id, song1_id, song2_id), got {t!r}")
         if self.source == "dimsim" and not self.dimsim_path:
             raise ParameterError("the dimsim source needs a dim-sim CSV/JSON file")
 
@@ -271,6 +287,37 @@ def disagreement_triplets(ws, models: tuple[str, str], n: int, rng: np.random.Ge
                         "disagreement": float(score[i])}} for i in order]
 
 
+def chosen_disagreement_triplets(ws, models: tuple[str, str], chosen) -> list[dict]:
+    """Trials from triplets chosen elsewhere, with both models' margins; each must be an opposite judgement.
+
+    Raises
+    ------
+    DataError
+        If a track has no vector in a model, or both models prefer the same candidate.
+    """
+    margins = []
+    for model in models:
+        ids, vectors = load_track_embeddings(ws, model)
+        row = {t: i for i, t in enumerate(ids)}
+        found = []
+        for t in chosen:
+            missing = [t[k] for k in ("anchor_id", "song1_id", "song2_id") if t[k] not in row]
+            if missing:
+                raise DataError(f"model {model!r} has no vector for track(s) {missing}")
+            a, s1, s2 = (vectors[row[t[k]]].astype(np.float64) for k in ("anchor_id", "song1_id", "song2_id"))
+            found.append(float(a @ s1 - a @ s2))
+        margins.append(found)
+    out = []
+    for t, ma, mb in zip(chosen, *margins):
+        if ma * mb >= 0:
+            raise DataError(f"models {list(models)} do not make opposite judgements on triplet "
+                            f"({t['anchor_id']}, {t['song1_id']}, {t['song2_id']}): margins {ma:.4f} and {mb:.4f}")
+        out.append({"anchor_id": t["anchor_id"], "song1_id": t["song1_id"], "song2_id": t["song2_id"],
+                    "dimension": "overall", "expected": None,
+                    "origin": {"models": list(models), "margin": {models[0]: ma, models[1]: mb}, "chosen": True}})
+    return out
+
+
 def dimsim_triplets(ws, path: str, n: int, threshold: float | None) -> list[dict]:
     """Trials from a dim-sim file, keeping its offsets, clip lengths and votes."""
     frame = human_votes(read_dimsim(path))
@@ -310,6 +357,8 @@ def build_trials(ws, design: StudyDesign) -> list[dict]:
                 main += random_triplets(ws.catalog, dim, int(k), rng)
     elif design.source == "retrieval":
         main = retrieval_triplets(ws, design.models[0], design.n_trials, rng)
+    elif design.source == "disagreement" and design.triplets:
+        main = chosen_disagreement_triplets(ws, tuple(design.models), design.triplets)
     elif design.source == "disagreement":
         main = disagreement_triplets(ws, tuple(design.models), design.n_trials, rng)
     else:
