@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, DataError, VocabularyError
+from ..fileio import sha256_file
 from ..progress import Progress, silent
 from ..workspace import Workspace
 
@@ -62,14 +63,6 @@ def prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ cache key
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def words_fingerprint(ws: Workspace, name: str) -> str:
     """Fingerprint of a stored word embedding (size and mtime of its files: cheap, changes on rebuild)."""
     files = sorted(p for p in ws.words_dir.glob(f"{name}.*") if p.is_file())
@@ -97,7 +90,7 @@ def source_key(ws: Workspace, model_name: str) -> dict:
         raise CheckpointError(f"model {model_name!r} has no checkpoint file {checkpoint}")
     words = config.get("word_embedding")
     return {
-        "checkpoint_sha256": _sha256_file(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
         "catalog_fingerprint": ws.catalog.fingerprint(),
         "config_hash": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
         "word_embedding": None if not words else {"name": words, "fingerprint": words_fingerprint(ws, words)},
