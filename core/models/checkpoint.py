@@ -63,7 +63,14 @@ def save_checkpoint(model_dir, model, config: dict, vocab: dict) -> Path:
 
 def read_config(model_dir) -> dict:
     """The ``config.json`` of a model directory (:class:`CheckpointError` if missing or invalid)."""
-    return read_json(Path(model_dir) / CONFIG_FILE, CheckpointError)
+    return _json_object(Path(model_dir) / CONFIG_FILE)
+
+
+def _json_object(path: Path) -> dict:
+    data = read_json(path, CheckpointError)
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
 
 
 def load_tensors(path) -> dict:
@@ -131,7 +138,7 @@ def load_model(ws, name: str, device: str | torch.device = "cpu"):
         known = ", ".join(ws.model_names()) or "none"
         raise CheckpointError(f"no trained model {name!r} in {ws.models_dir} (trained models: {known})")
     config = read_config(model_dir)
-    vocab = read_json(model_dir / VOCAB_FILE, CheckpointError)
+    vocab = _json_object(model_dir / VOCAB_FILE)
     if config.get("vocab_digest") and config["vocab_digest"] != vocab_digest(vocab):
         raise CheckpointError(f"{model_dir / VOCAB_FILE} does not belong to this checkpoint (vocabulary changed)")
     model_config = config.get("model")
