@@ -25,6 +25,11 @@ import pytest
 
 from core.audio import audio_duration, decode_audio, load_audio
 from core.cli import main as cli_main
+from core.engine.embed import extract_embeddings, load_embeddings
+from core.engine.projection import load_projection, projection_key
+from core.evaluation.units import load_units
+from core.listening.researcher import load_password_hash
+from core.tag_split import load_tag_split
 from core.errors import TagspaceError
 from core.features import FeatureStore
 from core.models.checkpoint import load_lightning_state, load_model, load_tensors, save_checkpoint
@@ -85,6 +90,7 @@ def base_workspace(tmp_path_factory) -> Path:
     model = MuslseModel({"n_tags": 3, "n_artists": 2, "n_features": 8, "dim": 8})
     model.set_codebook(np.random.default_rng(0).standard_normal((8, 39)), np.zeros(39), np.ones(39))
     save_checkpoint(ws.models_dir / MODEL, model, {"train": {}}, {"tags": ["jazz", "rock", "folk"], "artists": ["a0", "a1"]})
+    extract_embeddings(ws, MODEL, device="cpu")
     return root
 
 
@@ -224,6 +230,25 @@ def _symlink_out(root: Path, corpus: Corpus) -> str:
     return "link.wav"
 
 
+def _words_map(source: str):
+    """A damage: the cached map of the word embedding is the corpus file ``source`` (under its current key)."""
+    def damage(root: Path, corpus: Corpus) -> str:
+        ws = Workspace.open(root)
+        path = ws.projections_dir / f"{projection_key(ws, 'words', WORDS)}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(corpus.pickles[source], path)
+        path.with_suffix(".json").write_text("{}")
+        return path.name
+    return damage
+
+
+def _legacy_kv(root: Path, corpus: Corpus) -> str:
+    """A damage: ``words/old.kv`` in the old (pickle) layout, listed by its metadata, holding a payload."""
+    shutil.copyfile(corpus.pickles["pickle.kv"], root / "words" / "old.kv")
+    (root / "words" / "old.json").write_text('{"name": "old", "format_version": 1, "dim": 3}')
+    return "old.kv"
+
+
 #: name -> damage(root, corpus) returning a text every error about it must contain.
 DAMAGES = {
     "manifest_binary": _replace("workspace.json", "json/binary.json"),
@@ -242,6 +267,16 @@ DAMAGES = {
     "words_vocab_garbage": _replace(f"words/{WORDS}.vocab.parquet", "json/binary.json"),
     "words_meta_binary": _replace(f"words/{WORDS}.json", "json/binary.json"),
     "words_meta_nested": _replace(f"words/{WORDS}.json", "json/deeply_nested.json"),
+    "embeddings_tracks_pickle": _replace(f"embeddings/{MODEL}/tracks.npy", "pickles/object_array.npy"),
+    "embeddings_terms_raw_pickle": _replace(f"embeddings/{MODEL}/terms.npy", "pickles/raw_pickle.npy"),
+    "embeddings_meta_binary": _replace(f"embeddings/{MODEL}/meta.json", "json/binary.json"),
+    "embeddings_ids_nested": _replace(f"embeddings/{MODEL}/track_ids.json", "json/deeply_nested.json"),
+    "words_map_pickle": _words_map("object_array.npz"),
+    "tag_split_binary": _replace("catalog/tag_splits.json", "json/binary.json"),
+    "tag_split_list": _replace("catalog/tag_splits.json", "json/list.json"),
+    "researcher_binary": _replace("listening/researcher.json", "json/binary.json"),
+    "researcher_nested": _replace("listening/researcher.json", "json/deeply_nested.json"),
+    "words_legacy_kv_pickle": _legacy_kv,
     "audio_path_dotdot": _audio_path(lambda root, corpus: "../../outside/secret.wav"),
     "audio_path_absolute": _audio_path(lambda root, corpus: str(corpus.outside)),
     "audio_path_symlink_out": _audio_path(_symlink_out),
@@ -258,6 +293,15 @@ LOADERS = {
     "load_word_vectors": (lambda root: load_word_vectors(Workspace.open(root), WORDS),
                           ["words_vectors_pickle", "words_norms_raw_pickle", "words_vocab_garbage",
                            "words_meta_binary", "words_meta_nested"]),
+    "load_embeddings": (lambda root: load_embeddings(Workspace.open(root), MODEL),
+                        ["embeddings_tracks_pickle", "embeddings_terms_raw_pickle", "embeddings_meta_binary",
+                         "embeddings_ids_nested"]),
+    "load_projection": (lambda root: load_projection(Workspace.open(root), "words", WORDS), ["words_map_pickle"]),
+    "load_word_vectors-legacy": (lambda root: load_word_vectors(Workspace.open(root), "old"),
+                                 ["words_legacy_kv_pickle"]),
+    "load_tag_split": (lambda root: load_tag_split(Workspace.open(root)), ["tag_split_binary", "tag_split_list"]),
+    "load_password_hash": (lambda root: load_password_hash(Workspace.open(root)),
+                           ["researcher_binary", "researcher_nested"]),
     "audio_path": (lambda root: Workspace.open(root).audio_path("t00"),
                    ["audio_path_dotdot", "audio_path_absolute", "audio_path_symlink_out"]),
     "FeatureStore.mel": (lambda root: FeatureStore(Workspace.open(root)).mel("t00"),
@@ -272,6 +316,18 @@ def test_damaged_workspace_files_through_their_loaders(base_workspace, corpus, t
     root = fresh_copy(base_workspace, tmp_path)
     named = DAMAGES[damage](root, corpus)
     assert_clear_error(lambda: LOADERS[loader][0](root), named)
+
+
+def test_evaluation_units_holding_a_pickle_are_recomputed_not_unpickled(corpus):
+    assert load_units(corpus.pickles["object_array.npz"], {"any": "key"}) is None
+
+
+def test_damaged_embedding_cache_is_rebuilt_by_embed(base_workspace, corpus, tmp_path, capsys):
+    root = fresh_copy(base_workspace, tmp_path)
+    DAMAGES["embeddings_meta_binary"](root, corpus)
+    code, err = run_cli(["embed", "--workspace", root, "--model", MODEL], capsys)
+    assert code == 0, err
+    assert len(load_embeddings(Workspace.open(root), MODEL).track_ids) == 16
 
 
 def test_feature_cache_holding_a_pickle_is_never_unpickled(base_workspace, corpus, tmp_path):
@@ -372,9 +428,10 @@ WORKSPACE_COMMANDS = {
     "info": (("info", "--workspace", "{ws}"), ["manifest_binary", "manifest_list", "manifest_nested",
                                                 "manifest_truncated", "tracks_parquet_garbage", "tags_parquet_garbage"]),
     "info-json": (("info", "--workspace", "{ws}", "--json"), ["manifest_nested", "tracks_parquet_garbage"]),
-    "embed": (("embed", "--workspace", "{ws}", "--model", MODEL),
+    "embed": (("embed", "--workspace", "{ws}", "--model", MODEL, "--force"),
               ["model_pt_pickle", "model_pt_raw_pickle", "model_config_binary", "model_config_list",
                "model_vocab_nested", "manifest_binary"]),
+    "words-migrate": (("words", "migrate", "--workspace", "{ws}"), ["words_legacy_kv_pickle"]),
     "words-evaluate": (("words", "evaluate", "--workspace", "{ws}", "--name", WORDS),
                        ["words_vectors_pickle", "words_norms_raw_pickle", "words_vocab_garbage", "words_meta_binary",
                         "words_meta_nested"]),
