@@ -54,7 +54,12 @@ class Workspace:
                 f"{root} is not a Tagspace workspace (no {MANIFEST}). Build the demo with "
                 f"`python -m core build-demo --workspace {root}` or import data with `python -m core import`."
             )
-        manifest = read_json(path)
+        try:
+            manifest = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: invalid JSON ({err})") from err
+        except RecursionError as err:
+            raise DataError(f"{path}: invalid JSON (nested too deeply)") from err
         if not isinstance(manifest, dict):
             raise DataError(f"{path}: expected a JSON object")
         if manifest.get("format_version") != FORMAT_VERSION:
