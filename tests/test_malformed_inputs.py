@@ -249,6 +249,18 @@ def _legacy_kv(root: Path, corpus: Corpus) -> str:
     return "old.kv"
 
 
+def _linked_out(relative: str):
+    """A damage: the workspace file ``relative`` moves outside the workspace, and a symbolic link to it stays."""
+    def damage(root: Path, corpus: Corpus) -> str:
+        inside = root / relative
+        outside = root.parent / "outside" / relative
+        outside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(inside, outside)
+        inside.symlink_to(outside)
+        return "outside the data root"
+    return damage
+
+
 #: name -> damage(root, corpus) returning a text every error about it must contain.
 DAMAGES = {
     "manifest_binary": _replace("workspace.json", "json/binary.json"),
@@ -277,6 +289,12 @@ DAMAGES = {
     "researcher_binary": _replace("listening/researcher.json", "json/binary.json"),
     "researcher_nested": _replace("listening/researcher.json", "json/deeply_nested.json"),
     "words_legacy_kv_pickle": _legacy_kv,
+    "model_dir_linked_out": _linked_out(f"models/{MODEL}"),
+    "model_pt_linked_out": _linked_out(f"models/{MODEL}/model.pt"),
+    "words_vectors_linked_out": _linked_out(f"words/{WORDS}.vectors.npy"),
+    "words_meta_linked_out": _linked_out(f"words/{WORDS}.json"),
+    "embeddings_linked_out": _linked_out(f"embeddings/{MODEL}/tracks.npy"),
+    "mel_linked_out": _linked_out("features/mel/t00.npy"),
     "audio_path_dotdot": _audio_path(lambda root, corpus: "../../outside/secret.wav"),
     "audio_path_absolute": _audio_path(lambda root, corpus: str(corpus.outside)),
     "audio_path_symlink_out": _audio_path(_symlink_out),
@@ -289,13 +307,14 @@ LOADERS = {
     "catalog": (lambda root: Workspace.open(root).catalog, ["tracks_parquet_garbage", "tags_parquet_garbage"]),
     "load_model": (lambda root: load_model(Workspace.open(root), MODEL),
                    ["model_pt_pickle", "model_pt_raw_pickle", "model_config_binary", "model_config_list",
-                    "model_vocab_nested"]),
+                    "model_vocab_nested", "model_dir_linked_out", "model_pt_linked_out"]),
     "load_word_vectors": (lambda root: load_word_vectors(Workspace.open(root), WORDS),
                           ["words_vectors_pickle", "words_norms_raw_pickle", "words_vocab_garbage",
-                           "words_meta_binary", "words_meta_nested"]),
+                           "words_meta_binary", "words_meta_nested", "words_vectors_linked_out",
+                           "words_meta_linked_out"]),
     "load_embeddings": (lambda root: load_embeddings(Workspace.open(root), MODEL),
                         ["embeddings_tracks_pickle", "embeddings_terms_raw_pickle", "embeddings_meta_binary",
-                         "embeddings_ids_nested"]),
+                         "embeddings_ids_nested", "embeddings_linked_out"]),
     "load_projection": (lambda root: load_projection(Workspace.open(root), "words", WORDS), ["words_map_pickle"]),
     "load_word_vectors-legacy": (lambda root: load_word_vectors(Workspace.open(root), "old"),
                                  ["words_legacy_kv_pickle"]),
@@ -305,7 +324,7 @@ LOADERS = {
     "audio_path": (lambda root: Workspace.open(root).audio_path("t00"),
                    ["audio_path_dotdot", "audio_path_absolute", "audio_path_symlink_out"]),
     "FeatureStore.mel": (lambda root: FeatureStore(Workspace.open(root)).mel("t00"),
-                         ["audio_path_dotdot", "audio_path_absolute", "audio_path_symlink_out"]),
+                         ["audio_path_dotdot", "audio_path_absolute", "audio_path_symlink_out", "mel_linked_out"]),
 }
 
 LOADER_CASES = [(loader, damage) for loader, (_, damages) in LOADERS.items() for damage in damages]
@@ -430,11 +449,11 @@ WORKSPACE_COMMANDS = {
     "info-json": (("info", "--workspace", "{ws}", "--json"), ["manifest_nested", "tracks_parquet_garbage"]),
     "embed": (("embed", "--workspace", "{ws}", "--model", MODEL, "--force"),
               ["model_pt_pickle", "model_pt_raw_pickle", "model_config_binary", "model_config_list",
-               "model_vocab_nested", "manifest_binary"]),
+               "model_vocab_nested", "manifest_binary", "model_dir_linked_out", "model_pt_linked_out"]),
     "words-migrate": (("words", "migrate", "--workspace", "{ws}"), ["words_legacy_kv_pickle"]),
     "words-evaluate": (("words", "evaluate", "--workspace", "{ws}", "--name", WORDS),
                        ["words_vectors_pickle", "words_norms_raw_pickle", "words_vocab_garbage", "words_meta_binary",
-                        "words_meta_nested"]),
+                        "words_meta_nested", "words_vectors_linked_out"]),
     "words-compare": (("words", "compare", "--workspace", "{ws}", "--general", WORDS, "--musical", WORDS),
                       ["words_vectors_pickle", "words_vocab_garbage", "words_meta_binary"]),
     "train-reads-catalog": (("train", "--workspace", "{ws}", "--model", "x", "--family", "won"),
@@ -459,7 +478,8 @@ ESCAPING_NAMES = {
     "words-evaluate-name": ("words", "evaluate", "--workspace", "{ws}", "--name", "{name}"),
     "train-model": ("train", "--workspace", "{ws}", "--model", "{name}", "--family", "won"),
 }
-ESCAPES = {"dotdot": "../../escaped", "absolute": "/tmp/escaped-tagspace", "nested": "a/../../escaped"}
+ESCAPES = {"dotdot": "../../escaped", "absolute": "/tmp/escaped-tagspace", "nested": "a/../../escaped",
+           "dots_only": ".."}
 ESCAPE_CASES = [(c, e) for c in ESCAPING_NAMES for e in ESCAPES]
 
 
@@ -473,6 +493,16 @@ def test_names_never_leave_the_workspace(base_workspace, tmp_path, capsys, comma
     assert_cli_refuses(argv, capsys, name)
     assert not Path("/tmp/escaped-tagspace").exists()
     assert not (root.parent.parent / "escaped").exists() and not (root.parent / "escaped").exists()
+
+
+def test_import_refuses_audio_linked_out_of_the_audio_root(corpus, scratch, tmp_path, capsys):
+    audio_root = tmp_path / "linked_audio"
+    audio_root.mkdir()
+    (audio_root / "t1.wav").symlink_to(corpus.outside)
+    argv = ["import", "--workspace", tmp_path / "new", "--format", "won", "--tags", tmp_path / "tags.tsv",
+            "--audio-root", audio_root]
+    assert_cli_refuses(argv, capsys, "t1.wav", "outside the data root")
+    assert not (tmp_path / "new" / "catalog").exists()
 
 
 # ------------------------------------------------------------ subprocesses

@@ -29,6 +29,7 @@ import torch
 
 from ..errors import CheckpointError, DataError, VocabularyError
 from ..fileio import read_json, sha256_file
+from ..paths import confined_path
 from ..progress import Progress, silent
 from ..workspace import Workspace
 
@@ -156,9 +157,12 @@ class EmbeddingSet:
     @classmethod
     def read(cls, directory: Path, model: str) -> "EmbeddingSet":
         """Read the files :meth:`save` wrote (never unpickled; a damaged file raises :class:`DataError` naming it)."""
-        return cls(model=model, track_ids=_read_list(directory / "track_ids.json"),
-                   tracks=_read_array(directory / "tracks.npy"), terms=_read_list(directory / "terms.json"),
-                   term_vectors=_read_array(directory / "terms.npy"), meta=read_json(directory / "meta.json"))
+        def file(name: str) -> Path:  # a symbolic link leading out of the folder is refused
+            return confined_path(directory, name)
+
+        return cls(model=model, track_ids=_read_list(file("track_ids.json")), tracks=_read_array(file("tracks.npy")),
+                   terms=_read_list(file("terms.json")), term_vectors=_read_array(file("terms.npy")),
+                   meta=read_json(file("meta.json")))
 
 
 def _read_list(path: Path) -> list:
@@ -180,7 +184,7 @@ def _read_array(path: Path) -> np.ndarray:
 
 
 def embeddings_path(ws: Workspace, model_name: str) -> Path:
-    return ws.embeddings_dir / model_name
+    return confined_path(ws.embeddings_dir, model_name)
 
 
 def embeddings_current(ws: Workspace, model_name: str) -> bool:

@@ -137,8 +137,10 @@ def load_model(ws, name: str, device: str | torch.device = "cpu"):
     if not (model_dir / CONFIG_FILE).exists():
         known = ", ".join(ws.model_names()) or "none"
         raise CheckpointError(f"no trained model {name!r} in {ws.models_dir} (trained models: {known})")
-    config = read_config(model_dir)
-    vocab = _json_object(model_dir / VOCAB_FILE)
+    # each file must stay inside models/ (a symbolic link leading out is refused)
+    config_path, vocab_path, weights_path = (_inside(ws, model_dir / f) for f in (CONFIG_FILE, VOCAB_FILE, MODEL_FILE))
+    config = _json_object(config_path)
+    vocab = _json_object(vocab_path)
     if config.get("vocab_digest") and config["vocab_digest"] != vocab_digest(vocab):
         raise CheckpointError(f"{model_dir / VOCAB_FILE} does not belong to this checkpoint (vocabulary changed)")
     model_config = config.get("model")
@@ -153,10 +155,17 @@ def load_model(ws, name: str, device: str | torch.device = "cpu"):
         model = model_class(config["family"])(model_config)
     except TagspaceError as err:
         raise CheckpointError(f"cannot rebuild model {name!r} from its config: {err}") from err
-    load_state_strict(model, load_tensors(model_dir / MODEL_FILE), source=str(model_dir / MODEL_FILE))
+    load_state_strict(model, load_tensors(weights_path), source=str(weights_path))
     model.vocab = vocab
     model.name = name
     return model.to(device).eval()
+
+
+def _inside(ws, path: Path) -> Path:
+    try:
+        return confined_path(ws.models_dir, path)
+    except DataError as err:
+        raise CheckpointError(str(err)) from err
 
 
 def _check_word_embedding(ws, name: str, model_config: dict) -> None:
