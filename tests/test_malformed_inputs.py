@@ -33,7 +33,7 @@ from core.tag_split import load_tag_split
 from core.errors import TagspaceError
 from core.features import FeatureStore
 from core.models.checkpoint import load_lightning_state, load_model, load_tensors, save_checkpoint
-from core.words.formats import read_vectors
+from core.words.formats import FORMATS, read_vectors
 from core.words.store import load_word_vectors
 from core.workspace import Workspace
 from tests.fixtures import malformed
@@ -163,6 +163,16 @@ def test_audio_duration_refuses_files_without_frames(corpus, name):
 def test_bad_word_files_through_every_reader(corpus):
     for name, (path, fmt) in corpus.words.items():
         assert_clear_error(lambda: read_vectors(path, format=fmt), name)
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "auto"])
+def test_every_word_file_through_every_reader(corpus, fmt):
+    """Each bad word file read as each format: a result or a clear error naming it, never a traceback or a payload."""
+    for name, (path, _) in corpus.words.items():
+        try:
+            read_vectors(path, format=fmt)
+        except TagspaceError as err:
+            assert name in str(err), f"{fmt}: error does not name {name}: {err}"
 
 
 def test_absurd_word2vec_headers_allocate_nothing(corpus):
