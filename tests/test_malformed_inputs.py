@@ -103,10 +103,11 @@ def fresh_copy(base: Path, tmp_path: Path) -> Path:
 
 # ---------------------------------------------------------------- assertions
 def assert_clear_error(call, *names: str):
-    """``call()`` raises a TagspaceError whose message names every one of ``names``."""
+    """``call()`` raises a TagspaceError whose message is one line naming every one of ``names``."""
     with pytest.raises(TagspaceError) as info:
         call()
     message = str(info.value)
+    assert "\n" not in message.strip(), f"a multi-line error: {message}"
     for name in names:
         assert name in message, f"error does not name {name!r}: {message}"
     return message

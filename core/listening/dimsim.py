@@ -56,7 +56,8 @@ def read_dimsim(path: str | os.PathLike) -> pd.DataFrame:
         else:
             frame = pd.read_csv(path, dtype=str)
     except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as err:
-        raise DataError(f"{path}: not a readable dim-sim CSV/JSON file ({err})") from err
+        reason = " ".join(str(err).split())  # pandas' messages span lines
+        raise DataError(f"{path}: not a readable dim-sim CSV/JSON file ({reason})") from err
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: missing dim-sim column(s) {missing}")

@@ -81,7 +81,19 @@ def load_tensors(path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint: {err}") from err
+        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint: {_first_reason(err)}") from err
+
+
+def _first_reason(err: Exception) -> str:
+    """One line of torch's (multi-line) refusal: the forbidden global when it names one, else its first line.
+
+    torch's own advice to allowlist the global is left out: the file is refused, not trusted.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if "Unsupported global" in line or "Unsupported operand" in line:
+            return line.split("error:", 1)[-1].strip().split(" Please use", 1)[0]
+    return lines[0] if lines else type(err).__name__
 
 
 def load_state_strict(model, state: dict, source: str) -> None:
