@@ -164,7 +164,7 @@ def bench_extraction(workspace: str | None, rows: list) -> None:
             mels = [store.mel(t) for t in ids]
             label = f"model {name!r} ({model.family}), {np.mean([m.shape[1] for m in mels]):.0f} frames/track"
     if model is None:
-        from tests.test_engine_fakes import N_MELS, FakeModel
+        from tests.fixtures.engine_fakes import N_MELS, FakeModel
 
         model = FakeModel({"dim": 16}, {"tags": [], "artists": []})
         mels = [np.random.default_rng(i).random((N_MELS, 862), dtype=np.float32) for i in range(n)]

@@ -197,8 +197,14 @@ class Catalog:
             path = directory / filename
             if not path.exists():
                 raise DataError(f"catalog file missing: {path}. Run `python -m core import` or `build-demo`.")
-            tables[name] = pd.read_parquet(path)
-        return cls(**tables)
+            try:
+                tables[name] = pd.read_parquet(path)
+            except Exception as err:  # pyarrow raises several types for damaged files
+                raise DataError(f"{path}: not a readable Parquet table ({err})") from err
+        try:
+            return cls(**tables)
+        except DataError as err:
+            raise DataError(f"{directory}: {err}") from err
 
     @classmethod
     def empty(cls) -> "Catalog":

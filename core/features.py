@@ -19,6 +19,7 @@ import numpy as np
 
 from .audio import N_MELS, load_audio, log_mel
 from .errors import TagspaceError
+from .paths import confined_path
 from .progress import Progress, tqdm_progress
 from .workspace import Workspace
 
@@ -53,8 +54,8 @@ class FeatureStore:
         self.directory = ws.features_dir / "mel"
 
     def path(self, track_id: str) -> Path:
-        """Cache file of a track (it may not exist yet)."""
-        return self.directory / f"{safe_filename(track_id)}.npy"
+        """Cache file of a track (it may not exist yet); a symbolic link leading out of the cache is refused."""
+        return confined_path(self.directory, f"{safe_filename(track_id)}.npy")
 
     def has(self, track_id: str) -> bool:
         return self.path(track_id).is_file()

@@ -78,6 +78,8 @@ def read_json(path: str | os.PathLike, error: type[Exception] = DataError):
         raise error(f"file missing: {path}") from err
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise error(f"{path}: not a readable JSON file ({err})") from err
+    except RecursionError as err:  # e.g. 100,000 nested brackets
+        raise error(f"{path}: not a readable JSON file (nested too deeply)") from err
 
 
 def read_versioned_json(path: str | os.PathLike, version: int, error: type[Exception] = DataError) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .errors import CheckpointError, DataError
+from .fileio import read_json
 from .paths import confined_path, default_workspace
 
 MANIFEST = "workspace.json"
@@ -57,8 +58,12 @@ class Workspace:
             )
         try:
             manifest = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise DataError(f"{path}: invalid JSON ({err})") from err
+        except RecursionError as err:
+            raise DataError(f"{path}: invalid JSON (nested too deeply)") from err
+        if not isinstance(manifest, dict):
+            raise DataError(f"{path}: expected a JSON object")
         if manifest.get("format_version") != FORMAT_VERSION:
             raise DataError(f"{path}: unsupported format_version {manifest.get('format_version')!r}")
         return cls(root, manifest)
@@ -69,10 +74,12 @@ class Workspace:
         root = Path(root).expanduser()
         root.mkdir(parents=True, exist_ok=True)
         existing = root / MANIFEST
-        manifest = json.loads(existing.read_text()) if existing.exists() else {
+        manifest = read_json(existing) if existing.exists() else {
             "format_version": FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if not isinstance(manifest, dict):
+            raise DataError(f"{existing}: expected a JSON object")
         manifest.update({"name": name, "audio_root": str(audio_root), "sample_rate": SAMPLE_RATE, **extra})
         ws = cls(root, manifest)
         ws.save_manifest()
@@ -141,7 +148,10 @@ class Workspace:
         if not path.is_file():
             raise CheckpointError(f"no model {model_name!r} in {self.models_dir} (missing {path.name}); "
                                   f"models here: {self.model_names() or 'none'}")
-        return json.loads(path.read_text())
+        config = read_json(path, CheckpointError)
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{path}: expected a JSON object")
+        return config
 
     def model_details(self) -> dict[str, dict]:
         """``{name: {"family", "source", "capabilities"}}`` of every model, read from its ``config.json``.

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from core.health import workspace_problems
-from core.summary import headline_metrics, load_evaluation, model_configs, track_table
+from core.views.health import workspace_problems
+from core.views.summary import headline_metrics, load_evaluation, model_configs, track_table
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from pages._common import player, workspace, workspace_root
 

@@ -21,6 +21,22 @@ from core.workspace import Workspace
 from tests.listening_support import listening_db, listening_ws  # noqa: F401 (fixtures of the listening tests)
 
 
+@pytest.fixture()
+def synthetic(tmp_path) -> dict:
+    """The engine tests' synthetic workspace and fake models (``tests.fixtures.engine_fakes.make_synthetic``)."""
+    from tests.fixtures.engine_fakes import make_synthetic
+
+    return make_synthetic(tmp_path)
+
+
+@pytest.fixture()
+def synthetic_ws(tmp_path) -> Workspace:
+    """The Muslse/MWE tests' synthetic workspace (``tests.fixtures.synthetic_workspace.make_workspace``)."""
+    from tests.fixtures.synthetic_workspace import make_workspace
+
+    return make_workspace(tmp_path / "ws")
+
+
 @pytest.fixture(scope="session")
 def tiny_workspace(tmp_path_factory) -> Workspace:
     from core.demo.build import build_demo

@@ -8,7 +8,7 @@ import pytest
 from core.engine.embed import embeddings_current, encode_tracks, extract_embeddings, load_embeddings
 from core.errors import DataError
 
-from tests.test_engine_fakes import SEEN, FakeModel, synthetic  # noqa: F401  (fixture)
+from tests.fixtures.engine_fakes import SEEN, FakeModel
 
 
 def _extract(s, **kw):

@@ -19,7 +19,7 @@ from core.engine.projection import (ProjectionNotComputed, UmapParams, compute_p
                                     neighbourhood_preservation, stratified_sample)
 from core.errors import ParameterError
 
-from tests.test_engine_fakes import make_synthetic, synthetic  # noqa: F401  (fixture)
+from tests.fixtures.engine_fakes import make_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = UmapParams(n_neighbors=8)

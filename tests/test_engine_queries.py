@@ -13,7 +13,7 @@ from core.engine.embed import EmbeddingSet, extract_embeddings
 from core.engine.engine import Engine
 from core.engine.results import QueryError
 
-from tests.test_engine_fakes import DIM, SUBSPACES, synthetic  # noqa: F401  (fixture)
+from tests.fixtures.engine_fakes import DIM, SUBSPACES
 
 
 @pytest.fixture()

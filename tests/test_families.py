@@ -26,7 +26,6 @@ from core.progress import Progress, silent
 from core.training.config import LoopConfig
 from core.training.loop import Run
 from core.training.runner import Trainer
-from tests.test_mwe_fixtures import synthetic_ws  # noqa: F401  (fixture)
 
 
 # ------------------------------------------------------------ core/models/toy.py
@@ -149,7 +148,7 @@ def toy_family(monkeypatch):
     return "toy"
 
 
-def test_a_new_family_trains_loads_and_encodes_through_the_generic_code(synthetic_ws, toy_family, capsys):  # noqa: F811
+def test_a_new_family_trains_loads_and_encodes_through_the_generic_code(synthetic_ws, toy_family, capsys):
     from core.cli import main
     from core.models.checkpoint import load_model
     from core.training.runner import train_model

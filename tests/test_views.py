@@ -8,8 +8,8 @@ import pytest
 
 from core.catalog import Catalog
 from core.errors import DataError, ParameterError
-from core.health import workspace_problems
-from core.summary import headline_metrics, track_table
+from core.views.health import workspace_problems
+from core.views.summary import headline_metrics, track_table
 from core.views.map import map_figure, map_points, selected_ids, split_selection, track_labels
 from core.views.playback import excerpt_window, window_caption
 from core.views.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query_text, code_span, escape_markdown

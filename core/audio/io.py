@@ -121,10 +121,12 @@ def audio_duration(path: str | os.PathLike) -> float:
     Raises
     ------
     AudioError
-        If the file is missing, not decodable, or its header is refused by :func:`check_header`.
+        If the file is missing, not decodable, refused by :func:`check_header`, or holds no frames.
     """
     path = Path(path)
     with open_soundfile(path) as f:
+        if f.frames <= 0:
+            raise AudioError(f"audio file {path} holds no audio frames (empty or damaged)")
         return f.frames / f.samplerate
 
 

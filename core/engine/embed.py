@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, DataError, VocabularyError
+from ..fileio import read_json, sha256_file
+from ..paths import confined_path
 from ..progress import Progress, silent
 from ..workspace import Workspace
 
@@ -62,14 +64,6 @@ def prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ cache key
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def words_fingerprint(ws: Workspace, name: str) -> str:
     """Fingerprint of a stored word embedding (size and mtime of its files: cheap, changes on rebuild)."""
     files = sorted(p for p in ws.words_dir.glob(f"{name}.*") if p.is_file())
@@ -97,7 +91,7 @@ def source_key(ws: Workspace, model_name: str) -> dict:
         raise CheckpointError(f"model {model_name!r} has no checkpoint file {checkpoint}")
     words = config.get("word_embedding")
     return {
-        "checkpoint_sha256": _sha256_file(checkpoint),
+        "checkpoint_sha256": sha256_file(checkpoint),
         "catalog_fingerprint": ws.catalog.fingerprint(),
         "config_hash": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
         "word_embedding": None if not words else {"name": words, "fingerprint": words_fingerprint(ws, words)},
@@ -162,17 +156,35 @@ class EmbeddingSet:
 
     @classmethod
     def read(cls, directory: Path, model: str) -> "EmbeddingSet":
-        meta = json.loads((directory / "meta.json").read_text())
-        return cls(model=model,
-                   track_ids=json.loads((directory / "track_ids.json").read_text()),
-                   tracks=np.load(directory / "tracks.npy"),
-                   terms=json.loads((directory / "terms.json").read_text()),
-                   term_vectors=np.load(directory / "terms.npy"),
-                   meta=meta)
+        """Read the files :meth:`save` wrote (never unpickled; a damaged file raises :class:`DataError` naming it)."""
+        def file(name: str) -> Path:  # a symbolic link leading out of the folder is refused
+            return confined_path(directory, name)
+
+        return cls(model=model, track_ids=_read_list(file("track_ids.json")), tracks=_read_array(file("tracks.npy")),
+                   terms=_read_list(file("terms.json")), term_vectors=_read_array(file("terms.npy")),
+                   meta=read_json(file("meta.json")))
+
+
+def _read_list(path: Path) -> list:
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list; run `python -m core embed --force` to rebuild it")
+    return data
+
+
+def _read_array(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:  # object arrays, damaged headers, short files
+        raise DataError(f"{path}: not a readable array ({err}); run `python -m core embed --force` "
+                        "to rebuild it") from err
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
+        raise DataError(f"{path}: holds {array.dtype} {array.shape}, expected a float matrix")
+    return array
 
 
 def embeddings_path(ws: Workspace, model_name: str) -> Path:
-    return ws.embeddings_dir / model_name
+    return confined_path(ws.embeddings_dir, model_name)
 
 
 def embeddings_current(ws: Workspace, model_name: str) -> bool:
@@ -180,8 +192,12 @@ def embeddings_current(ws: Workspace, model_name: str) -> bool:
     meta_path = embeddings_path(ws, model_name) / "meta.json"
     if not meta_path.is_file():
         return False
-    meta = json.loads(meta_path.read_text())
-    return meta.get("format") == FORMAT_VERSION and meta.get("source") == source_key(ws, model_name)
+    try:
+        meta = read_json(meta_path)
+    except DataError:  # a damaged cache is a stale one
+        return False
+    return (isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION
+            and meta.get("source") == source_key(ws, model_name))
 
 
 def load_embeddings(ws: Workspace, model_name: str) -> EmbeddingSet:
@@ -194,7 +210,8 @@ def load_embeddings(ws: Workspace, model_name: str) -> EmbeddingSet:
         or word embedding changed since); the message gives the command to run.
     """
     if not embeddings_current(ws, model_name):
-        state = "are out of date" if (embeddings_path(ws, model_name) / "meta.json").exists() else "are not computed"
+        meta_path = embeddings_path(ws, model_name) / "meta.json"
+        state = f"are out of date or damaged ({meta_path})" if meta_path.exists() else "are not computed"
         raise DataError(f"embeddings of model {model_name!r} {state}; run "
                         f"`python -m core embed --workspace {ws.root} --model {model_name}`")
     return EmbeddingSet.read(embeddings_path(ws, model_name), model_name)

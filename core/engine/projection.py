@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError
+from ..fileio import read_json
 from ..workspace import Workspace
 from .embed import embeddings_path, load_embeddings, prepare, words_fingerprint
 
@@ -262,7 +263,8 @@ def _inputs(ws: Workspace, kind: str, name: str) -> dict:
         if not meta_path.is_file():
             raise ProjectionNotComputed(f"no map for model {name!r}: its embeddings are not computed; run "
                                         f"`python -m core embed --workspace {ws.root} --model {name}` first")
-        return {"embeddings": json.loads(meta_path.read_text())["source"]}
+        meta = read_json(meta_path)
+        return {"embeddings": meta.get("source") if isinstance(meta, dict) else None}
     if kind == "words":
         return {"words": words_fingerprint(ws, name), "catalog": ws.catalog.fingerprint()}
     raise ParameterError(f"unknown projection kind {kind!r}; use one of {KINDS}")
@@ -297,10 +299,15 @@ def load_projection(ws: Workspace, kind: str, name: str, params: UmapParams = Um
     if not path.is_file() or not path.with_suffix(".json").is_file():
         raise ProjectionNotComputed(f"the {kind} map of {name!r} is not computed (or is out of date); run "
                                     f"`python -m core project --workspace {ws.root}`")
-    with np.load(path, allow_pickle=False) as data:
-        return Projection(kind, name, data["ids"].tolist(), data["kinds"].tolist(),
-                          [c or None for c in data["categories"].tolist()], data["coords"], data["preservation"],
-                          json.loads(path.with_suffix(".json").read_text()), path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in ("ids", "kinds", "categories", "coords", "preservation")}
+    except (ValueError, OSError, EOFError, KeyError) as err:  # object arrays, damaged or foreign files
+        raise DataError(f"{path}: not a readable map ({err}); run `python -m core project --workspace {ws.root} "
+                        "--force` to rebuild it") from err
+    return Projection(kind, name, arrays["ids"].tolist(), arrays["kinds"].tolist(),
+                      [c or None for c in arrays["categories"].tolist()], arrays["coords"], arrays["preservation"],
+                      read_json(path.with_suffix(".json")), path)
 
 
 def _points(ws: Workspace, kind: str, name: str) -> tuple[np.ndarray, list[str], list[str], list[str | None], dict]:

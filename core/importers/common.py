@@ -29,6 +29,9 @@ UNKNOWN_ARTIST = "unknown"
 #: Fractions of artists in train / valid / test (Won et al.: 70/15/15 by artist).
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 
+#: Longest line a tag, split or artist file may have (bytes).
+MAX_LINE_BYTES = 1 << 16
+
 Log = Callable[[str], None]
 
 
@@ -74,12 +77,19 @@ class Parsed:
 
 
 def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """``(line number, text without the line break)`` for each line of a UTF-8 text file."""
+    """``(line number, text without the line break)`` for each line of a UTF-8 text file.
+
+    A line longer than :data:`MAX_LINE_BYTES` is an error (read no further: a binary
+    file or a file without line breaks is never held in memory whole).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(f"{where(path, number)}: line longer than {MAX_LINE_BYTES:,} bytes; "
+                                "is this really a tag file?")
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as err:
@@ -104,13 +114,22 @@ def read_csv_rows(path: str | os.PathLike, required: tuple[str, ...]) -> tuple[l
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise DataError(f"{path} is empty; expected a header row with columns {list(required)}") from None
+    except csv.Error as err:
+        raise DataError(f"{where(path, 1)}: not a CSV header ({err})") from None
     missing = [c for c in required if c not in header]
     if missing:
+        found = header if len(header) <= 20 else header[:20] + [f"... {len(header)} columns"]
         raise DataError(f"{where(path, 1)}: missing column(s) {missing}; the header must name {list(required)} "
-                        f"(found {header})")
+                        f"(found {found})")
 
     def rows() -> Iterator[tuple[int, dict]]:
-        for values in reader:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise DataError(f"{where(path, reader.line_num)}: not a CSV row ({err})") from None
             line = reader.line_num
             if not any(v.strip() for v in values):
                 continue
@@ -236,6 +255,8 @@ def read_mapping(path: str | os.PathLike, what: str, n_values: tuple[int, int]) 
         if fields[0] in out:
             raise DataError(f"{where(path, line)}: track {fields[0]!r} listed twice (first on line {out[fields[0]][0]})")
         out[fields[0]] = (line, values)
+    if not out:
+        raise DataError(f"{path}: empty; expected lines of track_id and {what}")
     return out
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..fileio import read_json
 from .scoring import ACCURACY_COLUMNS, model_vs_human_accuracy
 
 COLUMNS = ("triplet_id", "anchor_id", "anchor_start_seconds", "anchor_start_samples", "song1_id",
@@ -48,12 +49,15 @@ def read_dimsim(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"dim-sim file not found: {path}")
     try:
         if path.suffix.lower() == ".json":
-            raw = json.loads(path.read_text())
+            raw = read_json(path)
+            if not isinstance(raw, (list, dict)):
+                raise DataError(f"{path}: expected a JSON list of triplets or an object of columns")
             frame = pd.DataFrame(raw if isinstance(raw, list) else {k: pd.Series(v) for k, v in raw.items()})
         else:
             frame = pd.read_csv(path, dtype=str)
     except (ValueError, json.JSONDecodeError, pd.errors.ParserError) as err:
-        raise DataError(f"{path}: not a readable dim-sim CSV/JSON file ({err})") from err
+        reason = " ".join(str(err).split())  # pandas' messages span lines
+        raise DataError(f"{path}: not a readable dim-sim CSV/JSON file ({reason})") from err
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{path}: missing dim-sim column(s) {missing}")

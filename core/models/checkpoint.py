@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -69,7 +68,14 @@ def save_checkpoint(model_dir, model, config: dict, vocab: dict) -> Path:
 
 def read_config(model_dir) -> dict:
     """The ``config.json`` of a model directory (:class:`CheckpointError` if missing or invalid)."""
-    return read_json(Path(model_dir) / CONFIG_FILE, CheckpointError)
+    return _json_object(Path(model_dir) / CONFIG_FILE)
+
+
+def _json_object(path: Path) -> dict:
+    data = read_json(path, CheckpointError)
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    return data
 
 
 def load_tensors(path) -> dict:
@@ -82,17 +88,19 @@ def load_tensors(path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint "
-                              f"(Tagspace never unpickles other objects): {_load_failure(err)}") from err
+        raise CheckpointError(f"{path} is not a weights-only PyTorch checkpoint: {_first_reason(err)}") from err
 
 
-def _load_failure(err: Exception) -> str:
-    """The reason in torch's weights-only error, without its advice to unpickle the file anyway."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(err).split()))
-    if "WeightsUnpickler error:" in text:
-        text = text.split("WeightsUnpickler error:", 1)[1]
-        text = re.split(r" Please use | Check the documentation ", text)[0]
-    return text.strip()[:300] or type(err).__name__
+def _first_reason(err: Exception) -> str:
+    """One line of torch's (multi-line) refusal: the forbidden global when it names one, else its first line.
+
+    torch's own advice to allowlist the global is left out: the file is refused, not trusted.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if "Unsupported global" in line or "Unsupported operand" in line:
+            return line.split("error:", 1)[-1].strip().split(" Please use", 1)[0]
+    return lines[0] if lines else type(err).__name__
 
 
 def load_state_strict(model, state: dict, source: str) -> None:
@@ -153,8 +161,10 @@ def load_model(ws, name: str, device: str | torch.device = "cpu"):
     if not (model_dir / CONFIG_FILE).exists():
         known = ", ".join(ws.model_names()) or "none"
         raise CheckpointError(f"no trained model {name!r} in {ws.models_dir} (trained models: {known})")
-    config = read_config(model_dir)
-    vocab = read_json(model_dir / VOCAB_FILE, CheckpointError)
+    # each file must stay inside models/ (a symbolic link leading out is refused)
+    config_path, vocab_path, weights_path = (_inside(ws, model_dir / f) for f in (CONFIG_FILE, VOCAB_FILE, MODEL_FILE))
+    config = _json_object(config_path)
+    vocab = _json_object(vocab_path)
     if config.get("vocab_digest") and config["vocab_digest"] != vocab_digest(vocab):
         raise CheckpointError(f"{model_dir / VOCAB_FILE} does not belong to this checkpoint (vocabulary changed)")
     model_config = config.get("model")
@@ -169,10 +179,17 @@ def load_model(ws, name: str, device: str | torch.device = "cpu"):
         model = model_class(config["family"])(model_config)
     except TagspaceError as err:
         raise CheckpointError(f"cannot rebuild model {name!r} from its config: {err}") from err
-    load_state_strict(model, load_tensors(model_dir / MODEL_FILE), source=str(model_dir / MODEL_FILE))
+    load_state_strict(model, load_tensors(weights_path), source=str(weights_path))
     model.vocab = vocab
     model.name = name
     return model.to(device).eval()
+
+
+def _inside(ws, path: Path) -> Path:
+    try:
+        return confined_path(ws.models_dir, path)
+    except DataError as err:
+        raise CheckpointError(str(err)) from err
 
 
 def _check_word_embedding(ws, name: str, model_config: dict) -> None:

@@ -16,7 +16,7 @@ import argparse
 import json
 
 from ..errors import ParameterError
-from ..families import family_names
+from ..families import family_names, family_trainer
 from ..fileio import read_json
 from ..progress import tqdm_progress
 from .presets import PRESETS, SIZES, family_budget, resolve
@@ -52,6 +52,11 @@ def _train(args: argparse.Namespace) -> int:
     else:
         raise ParameterError(f"{args.model!r} is not a preset; give --family ({', '.join(family_names())})")
     overrides.update(_read_config(args.config))
+    if args.config:  # a bad field is named with its file
+        try:
+            family_trainer(family).config.from_dict(overrides)
+        except (ParameterError, TypeError, ValueError) as err:
+            raise ParameterError(f"{args.config}: {err}") from None
     if args.device is not None:
         from .loop import pick_device
 

@@ -38,6 +38,7 @@ from gensim.models import KeyedVectors
 
 from ..errors import DataError, ParameterError
 from ..fileio import read_json, write_atomic, write_json
+from ..paths import confined_path
 from ..workspace import Workspace
 from .formats import FORMATS, detect_format, read_native, read_vectors
 from .vectors import WordVectors
@@ -62,14 +63,15 @@ def _check_name(name: str) -> str:
 
 
 def meta_path(ws: Workspace, name: str) -> Path:
-    return ws.words_dir / f"{_check_name(name)}.json"
+    return confined_path(ws.words_dir, f"{_check_name(name)}.json")
 
 
 def store_paths(ws: Workspace, name: str) -> dict[str, Path]:
     """The data files of embedding ``name``: ``vectors``, ``norms`` (``.npy``) and ``vocab`` (``.parquet``)."""
-    stem = _check_name(name)
-    return {"vectors": ws.words_dir / f"{stem}.vectors.npy", "norms": ws.words_dir / f"{stem}.norms.npy",
-            "vocab": ws.words_dir / f"{stem}.vocab.parquet"}
+    stem = _check_name(name)  # and a symbolic link leading out of words/ is refused
+    return {"vectors": confined_path(ws.words_dir, f"{stem}.vectors.npy"),
+            "norms": confined_path(ws.words_dir, f"{stem}.norms.npy"),
+            "vocab": confined_path(ws.words_dir, f"{stem}.vocab.parquet")}
 
 
 def legacy_paths(ws: Workspace, name: str) -> list[Path]:

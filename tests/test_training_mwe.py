@@ -18,7 +18,7 @@ from core.training.runner import train_model
 from core.tag_split import create_tag_split, load_tag_split, split_tags
 from core.training.samplers import SeenTagSampler
 from core.words import WordVectors, load_word_vectors
-from tests.test_mwe_fixtures import WORD_DIM, make_workspace, synthetic_ws  # noqa: F401  (fixture)
+from tests.fixtures.synthetic_workspace import WORD_DIM, make_workspace
 
 TINY = {"width": 0.125, "dim": 16, "epochs": 2, "steps_per_epoch": 4, "batch_size": 8, "optimizer": "adam",
         "device": "cpu"}
@@ -83,7 +83,7 @@ def test_text_side_zero_shot_and_free_text():
         model.encode_text("zzz qqq", words)
 
 
-def test_tag_split_per_category_is_seeded_and_stored(synthetic_ws):  # noqa: F811
+def test_tag_split_per_category_is_seeded_and_stored(synthetic_ws):
     split = create_tag_split(synthetic_ws, seed=3, unseen_fraction=0.25)
     assert (synthetic_ws.catalog_dir / "tag_splits.json").exists()
     assert load_tag_split(synthetic_ws) == split
@@ -100,7 +100,7 @@ def test_tag_split_per_category_is_seeded_and_stored(synthetic_ws):  # noqa: F81
         load_tag_split(synthetic_ws)
 
 
-def test_unseen_tags_never_reach_training(synthetic_ws):  # noqa: F811
+def test_unseen_tags_never_reach_training(synthetic_ws):
     split = create_tag_split(synthetic_ws, seed=0)
     config = MweTrainConfig.from_dict(TINY)
     data = load_data(synthetic_ws, config)
@@ -147,7 +147,7 @@ def test_learned_tables_when_the_embedding_lacks_ids(tmp_path):
     assert run.model.artist_table is None
 
 
-def test_training_and_checkpoint_round_trip(synthetic_ws):  # noqa: F811
+def test_training_and_checkpoint_round_trip(synthetic_ws):
     result = train_model(synthetic_ws, "mwe-test", "mwe", TINY)
     assert result["best"]["metric"] == "valid_seen_roc_auc"
     model = load_model(synthetic_ws, "mwe-test")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .workspace import Workspace
+from ..workspace import Workspace
 
 
 @dataclass(frozen=True)

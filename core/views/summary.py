@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .catalog import Catalog
-from .fileio import read_json
-from .workspace import Workspace
+from ..catalog import Catalog
+from ..fileio import read_json
+from ..workspace import Workspace
 
 #: (column title, dotted path into a model's metrics) shown on the home page.
 HEADLINE_METRICS = (

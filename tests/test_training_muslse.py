@@ -12,7 +12,6 @@ from core.models.muslse import MuslseModel, ensemble
 from core.evaluation.metrics import precision_at_k
 from core.training.config import MuslseTrainConfig
 from core.training.runner import train_model
-from tests.test_mwe_fixtures import synthetic_ws  # noqa: F401  (fixture)
 
 K = 16
 
@@ -83,7 +82,7 @@ def test_text_side_knows_only_training_tags_and_artists():
         model.encode_terms(["a1"])  # artists need their marker
 
 
-def test_a_trained_cnn_can_be_the_frozen_input(synthetic_ws):  # noqa: F811
+def test_a_trained_cnn_can_be_the_frozen_input(synthetic_ws):
     from core.models.mwe import MweModel
 
     torch.manual_seed(0)
@@ -138,7 +137,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("loss", ["warp", "auc"])
-def test_training_through_the_runner(synthetic_ws, loss):  # noqa: F811
+def test_training_through_the_runner(synthetic_ws, loss):
     overrides = {"loss": loss, "n_codes": 16, "frames_per_track": 60, "dim": 8, "members": 2, "epochs": 2,
                  "steps_per_epoch": 8, "batch_size": 8, "device": "cpu"}
     result = train_model(synthetic_ws, f"muslse-{loss}", "muslse", overrides)
