@@ -404,6 +404,9 @@ FILE_COMMANDS = {
     "listening-import-dimsim-json": FileCommand(("listening", "import-dimsim", "--workspace", "{ws}", "--score-only",
                                                  "{file}"), "json"),
     "info-workspace-is-a-file": FileCommand(("info", "--workspace", "{file}"), "json"),
+    "models-import-won": FileCommand(("models", "import", "--workspace", "{ws}", "--name", "imp", "--format",
+                                      "won-lightning", "--checkpoint", "{file}", "--tags", "{dir}/tag_list.txt",
+                                      "--words", WORDS), "pickles"),
 }
 
 #: Files of a kind that a command accepts on purpose (odd but readable), by command.
@@ -431,6 +434,7 @@ def scratch(tmp_path, corpus) -> dict:
     good.mkdir()
     (good / "t1.wav").write_bytes(malformed.wav_header(1, 22050, 44100) + b"\x01\x00" * 22050)
     (tmp_path / "tags.tsv").write_text("t1\trock\trock\tgenre\t100\n")
+    (tmp_path / "tag_list.txt").write_text("rock\n")
     return {"dir": tmp_path, "good_audio_root": good}
 
 
