@@ -91,15 +91,17 @@ def main() -> int:
                                                        shard_tracks=SHARD_TRACKS, force=True))
                for w in (1, 2)},
         }
-        rows = [("features", "engine", "seconds", "tracks/s", "vs local")]
+        rows = [("features", "engine", "seconds", "tracks/s", "vs local", "vs Ray 1 worker")]
         try:
             for cold in (False, True):
-                local = None
+                local = one_worker = None
                 for name, extract in engines.items():
                     seconds = timed(extract, src, scratch, args.model, cold, args.rounds)
                     local = local or seconds
+                    one_worker = one_worker or (seconds if name.startswith("Ray") else None)
                     rows.append(("cold (decode + mel)" if cold else "cached", name, f"{seconds:.1f}",
-                                 f"{n_tracks / seconds:.1f}", f"{local / seconds:.2f}x"))
+                                 f"{n_tracks / seconds:.1f}", f"{local / seconds:.2f}x",
+                                 f"{one_worker / seconds:.2f}x" if one_worker else ""))
                     print(rows[-1], file=sys.stderr, flush=True)
         finally:
             ray.shutdown()
@@ -118,7 +120,8 @@ def main() -> int:
             f"model {args.model}, {n_tracks} tracks (tiny demo), shards of {SHARD_TRACKS} tracks, "
             f"local Ray of {args.cpus} CPUs (start-up {ray_start:.1f} s, not counted), "
             f"Ray actors of 0.5 CPU / 1 torch thread, best of {args.rounds}\n"
-            f"vs local: local time / this time (>1: faster than the local engine)\n\n{table}\n")
+            f"vs local: local time / this time (>1: faster than the local engine); vs Ray 1 worker likewise\n\n"
+            f"{table}\n")
     print(text)
     out = ROOT / "bench" / "results" / "ray.txt"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ import pytest
 from core.cli import main as cli_main
 from core.engine.embed import embeddings_current, extract_embeddings, load_embeddings, source_key
 from core.engine.ray_embed import ShardStore, WorkerLayout, extract_embeddings_ray, worker_layout
-from core.errors import ParameterError
+from core.errors import AudioError, ParameterError
+from core.features import FeatureStore
 from core.workspace import Workspace
 
 MODEL = "won-balanced-weighted"  # audio and text sides, zero-shot terms through GloVe
@@ -109,6 +110,23 @@ def test_interrupted_run_resumes_only_unfinished_shards(workspace, local_ray):
     assert emb.meta["engine"]["shards_reused"] == 3 and emb.meta["engine"]["shards_computed"] == 4
     assert embeddings_current(workspace, MODEL)
     np.testing.assert_allclose(emb.tracks, tracks, atol=1e-5, rtol=0)
+
+
+def test_a_worker_s_audio_error_reaches_the_user_unwrapped(workspace, local_ray):
+    """A track whose audio is gone (and not in the feature store): the AudioError naming it, not Ray's wrapper."""
+    gone = workspace.catalog.track_ids[13]
+    for linked, directory, name in (("audio", "audio", workspace.audio_path(gone).name),
+                                    ("features", "features/mel", FeatureStore(workspace).path(gone).name)):
+        src = (workspace.root / directory).resolve()
+        (workspace.root / linked).unlink()
+        (workspace.root / directory).mkdir(parents=True)
+        for f in src.iterdir():
+            if f.name != name:
+                os.symlink(f, workspace.root / directory / f.name)
+    assert not workspace.audio_path(gone).exists() and not FeatureStore(workspace).has(gone)
+    with pytest.raises(AudioError, match=gone) as caught:
+        extract_embeddings_ray(workspace, MODEL, shard_tracks=SHARD_TRACKS)
+    assert type(caught.value) is AudioError and "Traceback" not in str(caught.value)
 
 
 def test_shards_of_another_source_or_damaged_are_not_reused(tmp_path):

@@ -35,7 +35,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import CheckpointError, ParameterError, TagspaceError
+from .. import errors as error_classes
+from ..errors import CheckpointError, DataError, ParameterError, TagspaceError
 from ..fileio import sha256_file, write_atomic
 from ..progress import Progress, silent
 from ..workspace import Workspace
@@ -209,14 +210,34 @@ def _workspace(root: str) -> Workspace:
 
 
 def decode_mels(batch: dict, root: str) -> dict:
-    """Ray Data task: each track's log-mel, as float16 bytes and its frame count (the feature store's values)."""
+    """Ray Data task: each track's log-mel, as float16 bytes and its frame count (the feature store's values).
+
+    A track whose audio fails gets no mel and its error in ``error`` (``"<class>: <message>"``,
+    else empty): Ray would pass the exception on wrapped, its class and message lost.
+    """
     from ..features import FeatureStore
 
     store = FeatureStore(_workspace(root))
-    mels = [store.mel(str(t)).astype(np.float16) for t in batch["track_id"]]
-    return {"track_id": batch["track_id"], "shard": batch["shard"],
+    mels, errors = [], []
+    for track_id in batch["track_id"]:
+        try:
+            mels.append(store.mel(str(track_id)).astype(np.float16))
+            errors.append("")
+        except TagspaceError as err:
+            mels.append(np.zeros((0, 0), dtype=np.float16))
+            errors.append(f"{type(err).__name__}: {err}")
+    return {"track_id": batch["track_id"], "shard": batch["shard"], "error": np.array(errors, dtype=object),
             "frames": np.array([m.shape[1] for m in mels], dtype=np.int64),
             "mel": np.array([m.tobytes() for m in mels], dtype=object)}
+
+
+def raise_track_error(error: str) -> None:
+    """Raise, as its own class, the error :func:`decode_mels` recorded for a track."""
+    name, _, message = error.partition(": ")
+    cls = getattr(error_classes, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, TagspaceError)):
+        cls, message = DataError, error
+    raise cls(message)
 
 
 class TrackEncoder:
@@ -243,10 +264,12 @@ class TrackEncoder:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
+        ok = np.array([not e for e in batch["error"]], dtype=bool)  # tracks without mel stay zero
         mels = [np.frombuffer(raw, dtype=np.float16).reshape(-1, int(frames)).astype(np.float32)
-                for raw, frames in zip(batch["mel"], batch["frames"])]
-        vectors = encode_tracks(self.model, mels, len(mels), self.batch_size)
-        return {"track_id": batch["track_id"], "shard": batch["shard"], "vector": vectors}
+                for raw, frames, good in zip(batch["mel"], batch["frames"], ok) if good]
+        vectors = np.zeros((len(ok), self.model.dim), dtype=np.float32)
+        vectors[ok] = encode_tracks(self.model, mels, len(mels), self.batch_size)
+        return {"track_id": batch["track_id"], "shard": batch["shard"], "error": batch["error"], "vector": vectors}
 
 
 # ----------------------------------------------------------------- driver
@@ -274,18 +297,6 @@ def ray_session(address: str | None = None):
         ray.shutdown()
 
 
-def _user_error(err: BaseException) -> TagspaceError | None:
-    """The Tagspace error a Ray task raised, found in the chain of Ray's wrappers, if any."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, TagspaceError):
-            cause = getattr(err, "cause", None)  # ray.exceptions.RayTaskError keeps the original here
-            return cause if isinstance(cause, TagspaceError) else err
-        err = getattr(err, "cause", None) or err.__cause__ or err.__context__
-    return None
-
-
 def _finished_shards(ray, ws: Workspace, model_name: str, store: ShardStore, pending: list[int],
                      layout: WorkerLayout, batch_size: int) -> Iterator[int]:
     """Run the pipeline over the pending shards; write each shard as soon as all its tracks are back."""
@@ -306,7 +317,10 @@ def _finished_shards(ray, ws: Workspace, model_name: str, store: ShardStore, pen
                         num_gpus=layout.gpus or None)
     received: dict[int, dict[str, np.ndarray]] = {}
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-        for track_id, shard, vector in zip(batch["track_id"], batch["shard"], batch["vector"]):
+        for track_id, shard, error, vector in zip(batch["track_id"], batch["shard"], batch["error"],
+                                                  batch["vector"]):
+            if error:
+                raise_track_error(str(error))
             shard = int(shard)
             got = received.setdefault(shard, {})
             got[str(track_id)] = vector
@@ -367,15 +381,9 @@ def extract_embeddings_ray(ws: Workspace, model_name: str, *, address: str | Non
     if pending:
         with ray_session(address) as ray:
             layout = worker_layout(ray.cluster_resources(), gpus_per_worker, workers, cpus_per_worker)
-            try:
-                for _ in progress(_finished_shards(ray, ws, model_name, store, pending, layout, batch_size),
-                                  total=len(pending), desc=f"{model_name} shards"):
-                    pass
-            except Exception as err:  # Ray wraps what its tasks raise: show the Tagspace error itself
-                user = _user_error(err)
-                if user is None or user is err:
-                    raise
-                raise user from None
+            for _ in progress(_finished_shards(ray, ws, model_name, store, pending, layout, batch_size),
+                              total=len(pending), desc=f"{model_name} shards"):
+                pass
     model, words = model_and_words(ws, model_name)
     engine = {"name": "ray", "shards": store.n_shards, "shard_tracks": store.shard_tracks,
               "shards_reused": len(done), "shards_computed": len(pending),
