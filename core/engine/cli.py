@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None,
                    help="torch device: cpu, cuda or cuda:N (default: cuda when available, else cpu); "
                         "vectors are computed in float32 on either")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a Ray cluster's workers, resumable shards")
+    p.add_argument("--address", default=None,
+                   help="--engine ray: the Ray cluster to join (default: start a local one)")
+    p.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="--engine ray: GPUs of each model worker (default: 1 when the cluster has GPUs, else 0)")
     p.add_argument("--approximate-above", type=int, default=IndexConfig.approximate_above,
                    help="build an IVF index above this many tracks (default %(default)s)")
     p.add_argument("--min-recall", type=float, default=IndexConfig.min_recall,
@@ -69,19 +75,46 @@ def checked_device(name: str | None) -> str | None:
     return name
 
 
+def _extractor(args: argparse.Namespace):
+    """``extract(ws, name) -> EmbeddingSet`` of the engine asked for."""
+    if args.engine == "local":
+        if args.address is not None or args.gpus_per_worker is not None:
+            raise ParameterError("--address and --gpus-per-worker apply to --engine ray only")
+        return lambda ws, name: extract_embeddings(ws, name, batch_size=args.batch_size, device=args.device,
+                                                   force=args.force, progress=tqdm_progress)
+    if args.device is not None:
+        raise ParameterError("--device applies to --engine local; Ray workers take GPUs with --gpus-per-worker")
+    from .ray_embed import extract_embeddings_ray
+
+    return lambda ws, name: extract_embeddings_ray(ws, name, address=args.address,
+                                                   gpus_per_worker=args.gpus_per_worker,
+                                                   batch_size=args.batch_size, force=args.force,
+                                                   progress=tqdm_progress)
+
+
 def _embed(args: argparse.Namespace) -> int:
     device = checked_device(args.device)
     ws = open_workspace(args)
     config = IndexConfig(approximate_above=args.approximate_above, min_recall=args.min_recall)
-    for name in _names(None if args.all else args.model, ws.model_names(), "model"):
-        emb = extract_embeddings(ws, name, batch_size=args.batch_size, device=device, force=args.force,
-                                 progress=tqdm_progress)
+    names = _names(None if args.all else args.model, ws.model_names(), "model")
+    extract = _extractor(args)
+    if args.engine == "ray":
+        from .ray_embed import ray_session
+
+        with ray_session(args.address):  # one Ray for every model
+            return _embed_models(ws, names, extract, config, args.force)
+    return _embed_models(ws, names, extract, config, args.force)
+
+
+def _embed_models(ws, names: list[str], extract, config: IndexConfig, force: bool) -> int:
+    for name in names:
+        emb = extract(ws, name)
         meta = emb.meta
         print(f"{name}: {len(emb.track_ids)} tracks, {len(emb.terms)} terms, {meta['metric']}, "
               f"extracted on {meta['device']} in {meta['seconds']} s")
         for failed in meta["unencodable"]:
             print(f"  cannot encode {failed['term']!r}: {failed['reason']}", file=sys.stderr)
-        index = build_index(ws, emb, config, force=args.force)
+        index = build_index(ws, emb, config, force=force)
         if index is not None:
             usable = "used" if index["recall_at_10"] >= config.min_recall else "NOT used (exact search instead)"
             print(f"  IVF index nlist={index['nlist']} nprobe={index['nprobe']} "

@@ -326,6 +326,20 @@ def term_table(model, catalog) -> list[dict]:
     return rows
 
 
+def model_and_words(ws: Workspace, model_name: str, model=None, words=None):
+    """The model (loaded from its checkpoint unless given) and the word embedding its terms need (or None)."""
+    if model is None:
+        from ..models.checkpoint import load_model
+
+        model = load_model(ws, model_name)
+    word_embedding = ws.model_config(model_name).get("word_embedding")
+    if words is None and model.has_text and word_embedding:
+        from ..words import load_word_vectors
+
+        words = load_word_vectors(ws, word_embedding)
+    return model, words
+
+
 def extract_embeddings(ws: Workspace, model_name: str, *, model=None, words=None,
                        mel: Callable[[str], np.ndarray] | None = None, batch_size: int = 16,
                        device: str | None = None, force: bool = False,
@@ -360,33 +374,48 @@ def extract_embeddings(ws: Workspace, model_name: str, *, model=None, words=None
     key = source_key(ws, model_name)
     if not force and embeddings_current(ws, model_name):
         return load_embeddings(ws, model_name)
-    config = ws.model_config(model_name)
-    if model is None:
-        from ..models.checkpoint import load_model
-
-        model = load_model(ws, model_name)
-    if words is None and model.has_text and config.get("word_embedding"):
-        from ..words import load_word_vectors
-
-        words = load_word_vectors(ws, config["word_embedding"])
+    model, words = model_and_words(ws, model_name, model, words)
     if mel is None:
         from ..features import FeatureStore
 
         mel = FeatureStore(ws).mel
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    metric = model_metric(model)
-    catalog = ws.catalog
-    track_ids = catalog.track_ids
+    track_ids = ws.catalog.track_ids
 
     start = time.perf_counter()
     original_device = next(model.parameters(), torch.zeros(0)).device
     model.to(device)
     try:
         tracks = encode_tracks(model, (mel(t) for t in track_ids), len(track_ids), batch_size, progress)
-        rows = term_table(model, catalog)
-        vectors, encoded, failed = encode_term_list(model, [r["term"] for r in rows], words, progress=progress)
+        return complete_embeddings(ws, model_name, key, model, words, track_ids, tracks,
+                                   device=str(device), started=start, progress=progress)
     finally:
         model.to(original_device)
+
+
+def complete_embeddings(ws: Workspace, model_name: str, key: dict, model, words, track_ids: list[str],
+                        tracks: np.ndarray, *, device: str, started: float, extra_meta: dict | None = None,
+                        progress: Progress = silent) -> EmbeddingSet:
+    """Encode the terms, then write the set of tracks already encoded (any engine) with its meta.
+
+    Parameters
+    ----------
+    key : dict
+        :func:`source_key` taken before the tracks were encoded.
+    model : EmbeddingModel
+        Encodes the terms where it is (its device).
+    tracks : np.ndarray, (len(track_ids), dim)
+        Raw track vectors in catalog order (:func:`prepare` is applied here).
+    device : str
+        Where the tracks were encoded (``meta["device"]``).
+    started : float
+        ``time.perf_counter()`` when extraction began (``meta["seconds"]``).
+    extra_meta : dict, optional
+        More ``meta.json`` fields (e.g. the engine that encoded the tracks).
+    """
+    metric = model_metric(model)
+    rows = term_table(model, ws.catalog)
+    vectors, encoded, failed = encode_term_list(model, [r["term"] for r in rows], words, progress=progress)
     by_term = {r["term"]: r for r in rows}
     terms = [by_term[t] for t in encoded]
     meta = {
@@ -403,9 +432,10 @@ def extract_embeddings(ws: Workspace, model_name: str, *, model=None, words=None
         "n_tracks": len(track_ids),
         "n_terms": len(terms),
         "unencodable": failed,
-        "device": str(device),
-        "seconds": round(time.perf_counter() - start, 3),
+        "device": device,
+        "seconds": round(time.perf_counter() - started, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra_meta or {}),
     }
     emb = EmbeddingSet(model_name, track_ids, prepare(tracks, metric), terms, prepare(vectors, metric), meta)
     emb.save(embeddings_path(ws, model_name))

@@ -11,6 +11,10 @@ without it is complete.
 
 Randomness is derived from ``(seed, epoch)`` at the start of every epoch, so a
 resumed run draws the same batches as an uninterrupted one.
+
+Started by torchrun (``torchrun --nproc_per_node N -m core train ...``), the loop runs
+DistributedDataParallel over N processes (:mod:`core.training.distributed`): each rank
+draws its own batches, gradients are averaged, rank 0 validates and alone writes files.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..errors import CheckpointError, ParameterError
 from ..fileio import write_atomic, write_json
 from ..models.checkpoint import CONFIG_FILE, MODEL_FILE, load_state_strict, load_tensors, read_config, save_checkpoint
 from ..progress import Progress, silent
+from . import distributed
 from .config import LoopConfig
 
 STATE_FILE = "train_state.pt"
@@ -210,8 +215,22 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
     cfg, model = run.config, run.model
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
+    group = distributed.join(device)  # None: a single process
+    try:
+        return _train_on(run, progress, resume, device if group is None else group.device, group)
+    finally:
+        if group is not None:
+            group.leave()
+
+
+def _train_on(run: Run, progress: Progress, resume: bool, device: torch.device,
+              group: distributed.Group | None) -> dict:
+    cfg, model = run.config, run.model
+    main, rank = group is None or group.is_main, 0 if group is None else group.rank
+    progress = progress if main else silent
     use_amp = cfg.amp and device.type == "cuda"
     model.to(device)
+    loss_of = run.loss if group is None else group.synced_loss(model, run.loss)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -231,7 +250,7 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
         scaler.load_state_dict(saved["scaler"])
         counters.update(saved["counters"])
         history = list(saved["history"])
-    else:
+    elif main:
         for stale in (state_path, model_dir / MODEL_FILE, model_dir / CONFIG_FILE):
             stale.unlink(missing_ok=True)
 
@@ -242,14 +261,14 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
 
     epoch = counters["epoch"]
     while epoch < cfg.epochs and not counters["stopped_early"]:
-        rng = np.random.default_rng([cfg.seed, epoch])
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        rng = np.random.default_rng(distributed.epoch_seed(cfg.seed, epoch, rank))
+        torch.manual_seed(distributed.epoch_torch_seed(cfg.seed, epoch, rank))
         model.train()
         bar = progress(run.batches(rng), total=cfg.steps_per_epoch, desc=f"{run.name} {epoch + 1}/{cfg.epochs}")
         losses = []
         for batch in bar:
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                loss = run.loss(model, batch, device)
+                loss = loss_of(model, batch, device)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip:
@@ -264,13 +283,18 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         epoch += 1
         lr_now = float(optimizer.param_groups[0]["lr"])
+        epoch_loss = float(np.mean(losses)) if losses else math.nan
+        if group is not None:
+            epoch_loss = group.mean(epoch_loss)  # over every rank's batches
         if epoch % cfg.validate_every and epoch < cfg.epochs:
-            history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan, "lr": lr_now})
+            history.append({"epoch": epoch, "loss": epoch_loss, "lr": lr_now})
             counters["epoch"] = epoch
             continue  # no validation this epoch: nothing to checkpoint or early-stop on
         model.eval()
         with torch.no_grad():
-            score = float(run.validate(model, device))
+            score = float(run.validate(model, device)) if main else math.nan
+        if group is not None:
+            score = group.share(score)
         if cfg.lr_schedule == "plateau" and math.isfinite(score):
             scheduler.step(score)
         if math.isfinite(score):
@@ -285,21 +309,26 @@ def _train(run: Run, progress: Progress, resume: bool) -> dict:
                 counters["best_epoch"] = epoch
         counters["epoch"] = epoch
         counters["stopped_early"] = counters["bad_epochs"] >= cfg.patience
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else math.nan,
-                        run.metric: score, "lr": lr_now})
-        # state first, then the best weights: an interruption in between still leaves a resumable run
-        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                 "scaler": scaler.state_dict(), "counters": dict(counters), "history": history,
-                 "config": json.dumps(_config_json(cfg))}
-        write_atomic(state_path, lambda path: torch.save(state, path))
-        if improved or not (model_dir / MODEL_FILE).exists():
-            save_checkpoint(model_dir, model, checkpoint_config(), run.vocab)
+        history.append({"epoch": epoch, "loss": epoch_loss, run.metric: score, "lr": lr_now})
+        if main:
+            # state first, then the best weights: an interruption in between still leaves a resumable run
+            state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                     "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                     "scaler": scaler.state_dict(), "counters": dict(counters), "history": history,
+                     "config": json.dumps(_config_json(cfg))}
+            write_atomic(state_path, lambda path: torch.save(state, path))
+            if improved or not (model_dir / MODEL_FILE).exists():
+                save_checkpoint(model_dir, model, checkpoint_config(), run.vocab)
 
-    final = read_config(model_dir)
-    final.update(history=history, epochs=epoch, stopped_early=counters["stopped_early"], device=str(device))
-    write_json(model_dir / CONFIG_FILE, final)
-    state_path.unlink(missing_ok=True)
+    if main:
+        final = read_config(model_dir)
+        final.update(history=history, epochs=epoch, stopped_early=counters["stopped_early"], device=str(device))
+        write_json(model_dir / CONFIG_FILE, final)
+        state_path.unlink(missing_ok=True)
+    if group is not None:
+        group.barrier()  # rank 0's files are complete before any rank returns
+    if not main:
+        final = read_config(model_dir)
     return {"best": final["best"], "epochs": epoch, "stopped_early": counters["stopped_early"],
             "history": history, "device": str(device)}

@@ -18,6 +18,7 @@ from ..errors import ParameterError
 from ..families import family_trainer
 from ..progress import Progress, silent
 from .config import RunConfig
+from .distributed import world_size
 from .loop import STATE_FILE, Run, train
 
 
@@ -62,6 +63,9 @@ def fit_data(data, config: RunConfig, model_dir, name: str, progress: Progress =
                              f"not a {type(config).__name__}")
     if trainer.build_run is not None:
         return train(trainer.build_run(data, config, Path(model_dir), name), progress=progress, resume=resume)
+    if world_size() > 1:
+        raise ParameterError(f"the {config.family} family is fitted in one step, not by the gradient loop; "
+                             "train it with one process (python -m core train), not torchrun")
     return trainer.fit(data, config, Path(model_dir), name, progress)
 
 

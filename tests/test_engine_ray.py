@@ -1,0 +1,176 @@
+"""``embed --engine ray``: the local engine's vectors from a 2-CPU local Ray; an interrupted run resumes
+without computing a finished shard again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from core.cli import main as cli_main
+from core.engine.embed import embeddings_current, extract_embeddings, load_embeddings, source_key
+from core.engine.ray_embed import ShardStore, WorkerLayout, extract_embeddings_ray, worker_layout
+from core.errors import AudioError, ParameterError
+from core.features import FeatureStore
+from core.workspace import Workspace
+
+MODEL = "won-balanced-weighted"  # audio and text sides, zero-shot terms through GloVe
+SHARD_TRACKS = 6                 # the tiny demo's 40 tracks: 7 shards
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[data]==2.60.0')")
+    pytest.importorskip("ray.data")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture()
+def workspace(tiny_workspace, tmp_path) -> Workspace:
+    """The tiny demo with one model and no embeddings (audio, features and words linked, not copied)."""
+    src, root = tiny_workspace.root, tmp_path / "ws"
+    root.mkdir()
+    shutil.copy(src / "workspace.json", root / "workspace.json")
+    shutil.copytree(src / "catalog", root / "catalog")
+    shutil.copytree(src / "models" / MODEL, root / "models" / MODEL)
+    for linked in ("audio", "features", "words"):
+        os.symlink(src / linked, root / linked)
+    return Workspace.open(root)
+
+
+def _local(ws: Workspace):
+    emb = extract_embeddings(ws, MODEL, device="cpu")
+    return emb.tracks.copy(), emb.term_vectors.copy(), list(emb.track_ids), [t["term"] for t in emb.terms]
+
+
+def test_cli_ray_engine_gives_the_local_vectors(workspace, local_ray, capsys):
+    tracks, terms, track_ids, term_names = _local(workspace)
+    assert cli_main(["embed", "--workspace", str(workspace.root), "--model", MODEL, "--engine", "ray",
+                     "--force"]) == 0
+    assert "extracted on cpu" in capsys.readouterr().out
+    assert embeddings_current(workspace, MODEL)
+    emb = load_embeddings(workspace, MODEL)
+    assert emb.track_ids == track_ids and [t["term"] for t in emb.terms] == term_names
+    np.testing.assert_allclose(emb.tracks, tracks, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(emb.term_vectors, terms, atol=1e-5, rtol=0)
+    assert emb.meta["engine"]["name"] == "ray" and emb.meta["engine"]["shards_computed"] == 1
+    assert not (workspace.cache_dir / "embedding-shards" / MODEL).exists(), "merged shards are removed"
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash_after(n: int):
+    """A progress wrapper that stops the run like a crash once ``n`` shards are written."""
+    def progress(shards, total=None, desc=""):
+        for i, shard in enumerate(shards, 1):
+            yield shard
+            if i == n:
+                raise Crash
+    return progress
+
+
+def _recording(seen: list[int]):
+    def progress(shards, total=None, desc=""):
+        for shard in shards:
+            seen.append(shard)
+            yield shard
+    return progress
+
+
+def test_interrupted_run_resumes_only_unfinished_shards(workspace, local_ray):
+    tracks, *_ = _local(workspace)
+    shutil.rmtree(workspace.embeddings_dir)  # no current embeddings: a re-run has work to do
+    with pytest.raises(Crash):
+        extract_embeddings_ray(workspace, MODEL, shard_tracks=SHARD_TRACKS, progress=_crash_after(3))
+    assert not embeddings_current(workspace, MODEL)
+    store = ShardStore(workspace, MODEL, source_key(workspace, MODEL), workspace.catalog.track_ids, SHARD_TRACKS)
+    finished = store.finished()
+    assert store.n_shards == 7 and len(finished) == 3
+    written = {i: store.path(i).stat().st_mtime_ns for i in finished}
+
+    computed: list[int] = []
+
+    def progress(shards, total=None, desc=""):
+        assert total == 4
+        for shard in shards:
+            assert all(store.path(i).stat().st_mtime_ns == t for i, t in written.items()), \
+                "a finished shard was written again"
+            computed.append(shard)
+            yield shard
+
+    emb = extract_embeddings_ray(workspace, MODEL, shard_tracks=SHARD_TRACKS, progress=progress)
+    assert sorted(computed) == sorted(set(range(7)) - finished)
+    assert emb.meta["engine"]["shards_reused"] == 3 and emb.meta["engine"]["shards_computed"] == 4
+    assert embeddings_current(workspace, MODEL)
+    np.testing.assert_allclose(emb.tracks, tracks, atol=1e-5, rtol=0)
+
+
+def test_a_worker_s_audio_error_reaches_the_user_unwrapped(workspace, local_ray):
+    """A track whose audio is gone (and not in the feature store): the AudioError naming it, not Ray's wrapper."""
+    gone = workspace.catalog.track_ids[13]
+    for linked, directory, name in (("audio", "audio", workspace.audio_path(gone).name),
+                                    ("features", "features/mel", FeatureStore(workspace).path(gone).name)):
+        src = (workspace.root / directory).resolve()
+        (workspace.root / linked).unlink()
+        (workspace.root / directory).mkdir(parents=True)
+        for f in src.iterdir():
+            if f.name != name:
+                os.symlink(f, workspace.root / directory / f.name)
+    assert not workspace.audio_path(gone).exists() and not FeatureStore(workspace).has(gone)
+    with pytest.raises(AudioError, match=gone) as caught:
+        extract_embeddings_ray(workspace, MODEL, shard_tracks=SHARD_TRACKS)
+    assert type(caught.value) is AudioError and "Traceback" not in str(caught.value)
+
+
+def test_shards_of_another_source_or_damaged_are_not_reused(tmp_path):
+    class Place:
+        cache_dir = tmp_path / "cache"
+
+    ids = [f"t{i}" for i in range(5)]
+    key = {"checkpoint_sha256": "a", "catalog_fingerprint": "c", "config_hash": "h", "word_embedding": None}
+    store = ShardStore(Place(), "m", key, ids, shard_tracks=2)
+    assert store.n_shards == 3 and store.ids(2) == ["t4"]
+    for i in range(3):
+        store.write(i, np.full((len(store.ids(i)), 4), i, dtype=np.float32))
+    assert store.finished() == {0, 1, 2}
+    np.testing.assert_array_equal(store.merge()[:, 0], [0, 0, 1, 1, 2])
+    retrained = ShardStore(Place(), "m", {**key, "checkpoint_sha256": "b"}, ids, shard_tracks=2)
+    assert retrained.finished() == set()
+    retrained.remove_stale()
+    assert not store.directory.exists()  # the old run's shards are deleted
+    retrained.write(0, np.zeros((2, 4), dtype=np.float32))
+    retrained.path(0).write_bytes(retrained.path(0).read_bytes()[:40])  # truncated by a crash of the disk
+    nan = np.zeros((2, 4), dtype=np.float32)
+    nan[0, 0] = np.nan
+    retrained.write(1, nan)
+    assert retrained.finished() == set()
+
+
+def test_worker_layout():
+    assert worker_layout({"CPU": 2.0}) == WorkerLayout(workers=1, cpus=1.0, gpus=0.0)
+    assert worker_layout({"CPU": 2.0}, workers=2, cpus_per_worker=0.5).workers == 2
+    assert worker_layout({"CPU": 16.0, "GPU": 4.0}) == WorkerLayout(workers=4, cpus=1.0, gpus=1.0)
+    assert worker_layout({"CPU": 16.0, "GPU": 4.0}, gpus_per_worker=0.5).workers == 8
+    assert worker_layout({"CPU": 16.0, "GPU": 4.0}, gpus_per_worker=0).device == "cpu"
+    with pytest.raises(ParameterError, match="asks for GPUs but the Ray cluster has 0"):
+        worker_layout({"CPU": 2.0}, gpus_per_worker=1)
+    with pytest.raises(ParameterError, match="do not fit"):
+        worker_layout({"CPU": 2.0}, workers=2)
+
+
+def test_engine_options_are_checked(workspace, monkeypatch, capsys):
+    root = str(workspace.root)
+    assert cli_main(["embed", "--workspace", root, "--model", MODEL, "--address", "ray://x:10001"]) == 2
+    assert "apply to --engine ray only" in capsys.readouterr().err
+    assert cli_main(["embed", "--workspace", root, "--model", MODEL, "--engine", "ray", "--device", "cuda"]) == 2
+    assert "--gpus-per-worker" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
+    assert cli_main(["embed", "--workspace", root, "--model", MODEL, "--engine", "ray"]) == 2
+    assert "needs Ray: pip install" in capsys.readouterr().err
