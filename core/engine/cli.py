@@ -8,7 +8,8 @@ import sys
 from ..cli import add_workspace_arg, open_workspace
 from ..errors import ParameterError
 from ..progress import tqdm_progress
-from .embed import extract_embeddings
+from ..models.embedding_only import is_embedding_only
+from .embed import embeddings_current, extract_embeddings
 from .index import IndexConfig, build_index
 from .projection import compute_projection
 
@@ -49,6 +50,10 @@ def _embed(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     config = IndexConfig(approximate_above=args.approximate_above, min_recall=args.min_recall)
     for name in _names(None if args.all else args.model, ws.model_names(), "model"):
+        if is_embedding_only(ws.model_config(name)):
+            print(f"{name}: embedding-only model (vectors imported with `embeddings import`): nothing to embed; "
+                  f"its vectors are {'current' if embeddings_current(ws, name) else 'stale: import them again'}")
+            continue
         emb = extract_embeddings(ws, name, batch_size=args.batch_size, device=args.device, force=args.force,
                                  progress=tqdm_progress)
         meta = emb.meta
