@@ -253,7 +253,6 @@ def _model_dir(ws: Workspace, name: str) -> Path:
     if (model_dir / "model.pt").exists():
         raise CheckpointError(f"{model_dir} holds a trained model (model.pt); import the vectors under another "
                               "--name")
-    model_dir.mkdir(parents=True, exist_ok=True)
     return model_dir
 
 
