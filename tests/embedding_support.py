@@ -3,8 +3,9 @@
 Vectors are built from the catalog's tags so metrics have something to find:
 each similarity dimension (genre, mood, instrument, tempo) gets its own block of
 :data:`BLOCK` dimensions, and a track's block is the sum of random tag vectors of
-its tags in that category plus a little noise; a tag's vector is its random
-vector placed in its category's block.
+its tags in that category plus a little noise; a tag's vector is a unit vector
+of its category's block, orthogonal to the other tags of that category (at most
+:data:`BLOCK` tags per category).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from core.catalog import SIMILARITY_DIMENSIONS
 from core.workspace import MANIFEST, Workspace
 
-BLOCK = 8
+BLOCK = 16
 DIM = BLOCK * len(SIMILARITY_DIMENSIONS)
 SUBSPACES = ",".join(f"{d}:{i * BLOCK}-{(i + 1) * BLOCK - 1}" for i, d in enumerate(SIMILARITY_DIMENSIONS))
 
@@ -46,9 +47,10 @@ def tag_vectors(ws: Workspace, seed: int = 0) -> tuple[list[str], np.ndarray]:
     categories = ws.catalog.tag_categories()
     tags = sorted(t for t, c in categories.items() if c in SIMILARITY_DIMENSIONS)
     out = np.zeros((len(tags), DIM), np.float32)
-    for j, tag in enumerate(tags):
-        block = SIMILARITY_DIMENSIONS.index(categories[tag])
-        out[j, block * BLOCK:(block + 1) * BLOCK] = rng.normal(size=BLOCK)
+    for block, category in enumerate(SIMILARITY_DIMENSIONS):
+        rows = [j for j, t in enumerate(tags) if categories[t] == category]
+        basis, _ = np.linalg.qr(rng.normal(size=(BLOCK, BLOCK)))  # orthonormal: tags of a category do not overlap
+        out[np.ix_(rows, range(block * BLOCK, (block + 1) * BLOCK))] = basis[:, :len(rows)].T
     return tags, out
 
 

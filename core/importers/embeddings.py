@@ -196,6 +196,7 @@ def import_embeddings(ws: Workspace, name: str, tracks: str | Path, ids: str | P
     for sub, (a, b) in spans.items():
         if b > dim:
             raise ParameterError(f"--subspaces {sub}:{a}-{b - 1} goes past the {dim} dimensions of {table.path}")
+    _check_usable(vectors, table.ids, table.path, metric)  # before matching: errors name the file's rows
     catalog_ids = ws.catalog.track_ids
     known = set(catalog_ids)
     keep = [i for i, t in enumerate(table.ids) if t in known]
@@ -205,7 +206,6 @@ def import_embeddings(ws: Workspace, name: str, tracks: str | Path, ids: str | P
                         f"{table.ids[:3]}; catalog ids look like {catalog_ids[:3]})")
     track_ids = [table.ids[i] for i in keep]
     vectors = vectors[keep]
-    _check_usable(vectors, track_ids, table.path, metric)
     files = {"tracks": _file_record(table, ids, pooled)}
 
     term_rows, term_vectors, term_summary = [], np.zeros((0, dim), np.float32), None

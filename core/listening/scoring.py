@@ -78,6 +78,24 @@ class ExcerptEmbedder:
             spaces.update(subspaces)
         return cls(embed, spaces, bool(model.normalized))
 
+    @classmethod
+    def from_track_vectors(cls, emb, spaces: dict[str, slice]) -> "ExcerptEmbedder":
+        """Stored track vectors (an embedding-only model): every excerpt of a track gets the track's vector.
+
+        ``emb`` is the model's :class:`core.engine.embed.EmbeddingSet`; a track it
+        has no vector for raises :class:`~core.errors.DataError`.
+        """
+        def embed(track_id: str, start: float, length: float) -> np.ndarray:
+            row = emb.track_row.get(track_id)
+            if row is None:
+                raise DataError(f"model {emb.model!r} has no imported vector for track {track_id!r}")
+            return emb.tracks[row]
+
+        full = {"full": slice(None)}
+        if len(spaces) > 1:
+            full.update(spaces)
+        return cls(embed, full, emb.metric == "cosine", level="track")
+
 
 def model_vs_human_accuracy(triplets: pd.DataFrame, embedder: ExcerptEmbedder) -> list[dict]:
     """Model-vs-human accuracy: how often a model's triplet prediction equals the human label, per space.
@@ -112,25 +130,6 @@ def model_vs_human_accuracy(triplets: pd.DataFrame, embedder: ExcerptEmbedder) -
         out.append({"space": space, "n": n, "correct": int(k), "accuracy": k / n if n else float("nan"),
                     "ci_low": low, "ci_high": high})
     return out
-
-
-    @classmethod
-    def from_track_vectors(cls, emb, spaces: dict[str, slice]) -> "ExcerptEmbedder":
-        """Stored track vectors (an embedding-only model): every excerpt of a track gets the track's vector.
-
-        ``emb`` is the model's :class:`core.engine.embed.EmbeddingSet`; a track it
-        has no vector for raises :class:`~core.errors.DataError`.
-        """
-        def embed(track_id: str, start: float, length: float) -> np.ndarray:
-            row = emb.track_row.get(track_id)
-            if row is None:
-                raise DataError(f"model {emb.model!r} has no imported vector for track {track_id!r}")
-            return emb.tracks[row]
-
-        full = {"full": slice(None)}
-        if len(spaces) > 1:
-            full.update(spaces)
-        return cls(embed, full, emb.metric == "cosine", level="track")
 
 
 def workspace_embedders(ws, names: list[str] | None = None) -> dict:
