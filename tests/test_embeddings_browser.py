@@ -88,7 +88,7 @@ def test_similar_has_subspace_sliders_and_says_why_uploads_are_off(page, embeddi
     assert page.get_by_text("cannot embed an uploaded clip").count() >= 1
     assert page.get_by_text("Upload a clip").count() == 0
     for name in ("genre", "mood", "instrument", "tempo"):
-        assert page.locator("[data-testid='stSlider']").filter(has_text=name).count() == 1
+        page.locator("[data-testid='stSlider']").filter(has_text=name).get_by_role("slider").wait_for(timeout=60_000)
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)  # results of the default query
     _no_traceback(page, "similar-sliders")
 
@@ -105,7 +105,7 @@ def test_map_without_term_vectors_disables_word_search_with_the_reason(page, emb
     _open(page, embedding_app, "map", "?model=plain")
     page.get_by_text("Word search off").wait_for(timeout=60_000)
     assert page.get_by_text("imported without term vectors").count() >= 1
-    assert page.get_by_label("Find a word").is_disabled()
+    assert page.get_by_label("Find a word", exact=True).is_disabled()
     page.locator(".nsewdrag").first.wait_for(timeout=60_000)  # the map itself is drawn
     _no_traceback(page, "map-plain")
 
