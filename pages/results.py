@@ -5,8 +5,8 @@ import streamlit as st
 from core.evaluation.published import published_numbers, published_tables
 from core.evaluation.report import CAPTIONS, comparison_table, results_intervals, results_tables
 from core.summary import load_evaluation
-from core.views.text import escape_markdown
 from core.views.results import comparison_figure, metric_bars, published_bars, table_with_intervals
+from core.views.text import escape_markdown
 from pages._common import workspace
 
 st.title("Results")
