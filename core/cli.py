@@ -21,6 +21,7 @@ from .workspace import Workspace
 COMMAND_MODULES = (
     "core.demo.cli",
     "core.importers.cli",
+    "core.importers.embeddings_cli",
     "core.evaluation.cli",
     "core.training.cli",
     "core.listening.cli",

@@ -20,7 +20,7 @@ from core.listening.analysis import LEE_THRESHOLD, build_report
 from core.listening.db import list_tests, plays_frame, trials_frame
 from core.listening.design import OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test, model_versions
 from core.listening.export import FORMATS, table_bytes
-from core.listening.scoring import workspace_embedders
+from core.listening.scoring import VECTOR_LEVELS, workspace_embedders
 from pages._common import show_error, workspace
 from pages._listening import listening_db, researcher_sign_in
 
@@ -135,6 +135,9 @@ def _report_tab(ws, db) -> None:
         st.subheader("Model-vs-human accuracy (95% Wilson intervals)")
         st.caption(f"Human ceiling on the same trials: {_fmt(s['human_ceiling'])}")
         st.dataframe(report["models"], hide_index=True)
+        if (report["models"]["vectors"] == VECTOR_LEVELS["track"]).any():
+            st.caption("Embedding-only models (imported vectors) have one vector per track: it stands for every "
+                       "excerpt the raters heard, so their accuracy is of whole tracks, not of those excerpts.")
     st.subheader("Raters")
     st.dataframe(report["raters"], hide_index=True)
     st.subheader("Trials")

@@ -34,8 +34,12 @@ c1, c2, c3 = st.columns([2, 2, 1])
 color_default = url_value("color", "genre")
 color_by = c1.selectbox("Colour tracks by", COLOR_BY, index=COLOR_BY.index(color_default) if color_default in COLOR_BY else 0)
 set_url(color=color_by)
-word = c2.text_input("Find a word (zero-shot words too)", value=url_text("word"), key="map_word",
-                     max_chars=MAX_QUERY_CHARS)
+no_text, no_zero_shot = eng.unavailable("text"), eng.unavailable("zero_shot")
+word = c2.text_input("Find a word" if no_zero_shot else "Find a word (zero-shot words too)",
+                     value="" if no_text else url_text("word"), key="map_word", max_chars=MAX_QUERY_CHARS,
+                     disabled=bool(no_text), help=no_text or no_zero_shot)
+if no_text or no_zero_shot:
+    c2.caption(escape_markdown(f"{'Word search' if no_text else 'Zero-shot words'} off: {no_text or no_zero_shot}."))
 set_url(word=word)
 shade = c3.toggle("Shade by neighbourhood preservation", key="shade",
                   help="Points whose 10 nearest neighbours in the full space are mostly not near them "

@@ -6,6 +6,7 @@ from core.evaluation.published import published_numbers, published_tables
 from core.evaluation.report import CAPTIONS, comparison_table, results_intervals, results_tables
 from core.views.summary import load_evaluation
 from core.views.results import comparison_figure, metric_bars, published_bars, table_with_intervals
+from core.views.text import escape_markdown
 from pages._common import workspace
 
 st.title("Results")
@@ -17,6 +18,11 @@ if evaluation is None:
 st.caption(f"Measured on the **{evaluation.get('split', 'test')}** split of this workspace "
            f"(created {evaluation.get('created', '?')}). Numbers come from `{ws.evaluation_path}`. "
            "Error bars are 95% bootstrap intervals (test tracks, or tags for per-tag metrics, resampled).")
+
+for name, entry in sorted(evaluation.get("models", {}).items()):
+    if entry.get("details", {}).get("track_triplets_skipped"):  # an embedding-only model: say what it lacks
+        st.info(f"{escape_markdown(name)}: {escape_markdown(entry['details']['vectors'])}; "
+                f"{escape_markdown(entry['details']['track_triplets_skipped'])}.")
 
 tables = results_tables(evaluation)
 intervals = results_intervals(evaluation)

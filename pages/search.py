@@ -10,8 +10,9 @@ from pages._common import (clip_upload, picked_engine, player, result_table, set
 
 st.title("Search")
 ws = workspace()
-model_name, eng, window = picked_engine("Model (with a text side)",
-                                        require=lambda c: c.get("family") in ("won", "muslse", "mwe"))
+model_name, eng, window = picked_engine(
+    "Model (with a text side)",  # configs without recorded capabilities: the families with a text side
+    require=lambda c: "text" in c["capabilities"] if "capabilities" in c else c.get("family") in ("won", "muslse", "mwe"))
 titles = dict(zip(ws.catalog.tracks["track_id"], ws.catalog.tracks["title"]))
 
 text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"])
@@ -19,6 +20,9 @@ text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"])
 with text_tab:
     text = st.text_input("Tags or free text (e.g. `fast fiddle reel`, `smooth jazz`)", value=url_text("q"),
                          key="text_query", max_chars=MAX_QUERY_CHARS)
+    no_zero_shot = eng.unavailable("zero_shot")
+    if no_zero_shot:
+        st.caption(f"Zero-shot words are off: {escape_markdown(no_zero_shot)}.")
     set_url(q=text)
     k = st.slider("Results", 5, 50, 10, key="text_k")
     if text.strip():
@@ -44,7 +48,11 @@ with text_tab:
                          column_config={"score": st.column_config.NumberColumn("score", format="%.3f")})
 
 with tag_tab:
-    source = st.radio("Track", ["Catalog track", "Upload a clip"], horizontal=True, key="tag_source")
+    no_audio = eng.unavailable("audio")
+    source = st.radio("Track", ["Catalog track"] if no_audio else ["Catalog track", "Upload a clip"],
+                      horizontal=True, key="tag_source")
+    if no_audio:
+        st.caption(f"Uploads are off: {escape_markdown(no_audio)}.")
     query, filename = None, None
     if source == "Catalog track":
         needle = st.text_input("Search title, artist or id", key="tag_search", max_chars=MAX_QUERY_CHARS)

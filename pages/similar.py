@@ -52,7 +52,10 @@ mode = st.radio("Mode", ["Weighted similarity", "Mix and match"], horizontal=Tru
 set_url(mode="mix" if mode == "Mix and match" else "weighted")
 
 if mode == "Weighted similarity":
-    source = st.radio("Query", ["Catalog track", "Upload a clip"], horizontal=True)
+    no_audio = eng.unavailable("audio")
+    source = st.radio("Query", ["Catalog track"] if no_audio else ["Catalog track", "Upload a clip"], horizontal=True)
+    if no_audio:
+        st.caption(f"Uploads are off: {escape_markdown(no_audio)}.")
     query, filename = None, None
     if source == "Catalog track":
         query = pick_track("Query track", "query", default=url_value("track"))

@@ -8,7 +8,8 @@ import sys
 from ..cli import add_workspace_arg, open_workspace
 from ..errors import ParameterError
 from ..progress import tqdm_progress
-from .embed import extract_embeddings
+from ..models.embedding_only import is_embedding_only
+from .embed import embeddings_current, extract_embeddings
 from .index import IndexConfig, build_index
 from .projection import compute_projection
 
@@ -108,6 +109,10 @@ def _embed(args: argparse.Namespace) -> int:
 
 def _embed_models(ws, names: list[str], extract, config: IndexConfig, force: bool) -> int:
     for name in names:
+        if is_embedding_only(ws.model_config(name)):
+            print(f"{name}: embedding-only model (vectors imported with `embeddings import`): nothing to embed; "
+                  f"its vectors are {'current' if embeddings_current(ws, name) else 'stale: import them again'}")
+            continue
         emb = extract(ws, name)
         meta = emb.meta
         print(f"{name}: {len(emb.track_ids)} tracks, {len(emb.terms)} terms, {meta['metric']}, "

@@ -29,6 +29,7 @@ import torch
 
 from ..errors import CheckpointError, DataError, VocabularyError
 from ..fileio import read_json, sha256_file
+from ..models.embedding_only import is_embedding_only
 from ..paths import confined_path
 from ..progress import Progress, silent
 from ..workspace import Workspace
@@ -83,9 +84,14 @@ def source_key(ws: Workspace, model_name: str) -> dict:
     -------
     dict
         ``checkpoint_sha256``, ``catalog_fingerprint``, ``config_hash`` and
-        ``word_embedding`` (name and file fingerprint, or None).
+        ``word_embedding`` (name and file fingerprint, or None); for an
+        embedding-only model ``imported_config_sha256`` (its ``config.json``,
+        which records the imported files' hashes) and ``catalog_fingerprint``.
     """
     config = ws.model_config(model_name)
+    if is_embedding_only(config):  # imported vectors: valid while their import (config.json) and the catalog are
+        return {"imported_config_sha256": sha256_file(ws.models_dir / model_name / "config.json"),
+                "catalog_fingerprint": ws.catalog.fingerprint()}
     checkpoint = ws.models_dir / model_name / "model.pt"
     if not checkpoint.is_file():
         raise CheckpointError(f"model {model_name!r} has no checkpoint file {checkpoint}")
@@ -212,6 +218,10 @@ def load_embeddings(ws: Workspace, model_name: str) -> EmbeddingSet:
     if not embeddings_current(ws, model_name):
         meta_path = embeddings_path(ws, model_name) / "meta.json"
         state = f"are out of date or damaged ({meta_path})" if meta_path.exists() else "are not computed"
+        if is_embedding_only(ws.model_config(model_name)):
+            raise DataError(f"the imported vectors of model {model_name!r} {state} (the catalog changed since the "
+                            f"import); run `python -m core embeddings import --workspace {ws.root} --name "
+                            f"{model_name} ...` again")
         raise DataError(f"embeddings of model {model_name!r} {state}; run "
                         f"`python -m core embed --workspace {ws.root} --model {model_name}`")
     return EmbeddingSet.read(embeddings_path(ws, model_name), model_name)
@@ -370,7 +380,11 @@ def extract_embeddings(ws: Workspace, model_name: str, *, model=None, words=None
     Returns
     -------
     EmbeddingSet
+        For an embedding-only model (imported vectors), its stored set: nothing is computed.
     """
+    config = ws.model_config(model_name)
+    if is_embedding_only(config):  # nothing to compute: the vectors were imported (stale ones raise, naming the fix)
+        return load_embeddings(ws, model_name)
     key = source_key(ws, model_name)
     if not force and embeddings_current(ws, model_name):
         return load_embeddings(ws, model_name)

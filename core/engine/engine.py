@@ -24,6 +24,7 @@ import torch
 
 from ..audio import MAX_CHANNELS, SAMPLE_RATE, SAMPLE_RATE_RANGE, decode_audio, log_mel
 from ..errors import AudioError
+from ..models.embedding_only import EmbeddingOnlyModel, is_embedding_only, unavailable_reason
 from ..workspace import Workspace
 from .embed import EmbeddingSet, load_embeddings, prepare
 from .index import IndexConfig, TrackIndex, load_index
@@ -33,6 +34,14 @@ from .results import QueryError
 MAX_UPLOAD_SECONDS = 120.0
 #: How many uploads an engine remembers (the embedding, or why it could not be read); the oldest go first.
 UPLOAD_CACHE_SIZE = 32
+#: Why a trained model lacks a capability, said after "model '<name>'" (embedding-only models:
+#: :data:`core.models.embedding_only.UNAVAILABLE`).
+TRAINED_UNAVAILABLE = {
+    "audio": "has no audio side loaded",
+    "text": "has no text side: it relates tracks to tracks only",
+    "zero_shot": "does not map word vectors: it places only the terms it was trained on",
+    "subspaces": "has one space, no named subspaces",
+}
 
 
 def exact_scores(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -84,6 +93,9 @@ class Engine:
     def load(cls, ws: Workspace, model_name: str, config: IndexConfig = IndexConfig()) -> "Engine":
         """Load model, word embedding, cached embeddings and index; computes nothing.
 
+        An embedding-only model (imported vectors) gets an
+        :class:`~core.models.embedding_only.EmbeddingOnlyModel`: no checkpoint is read.
+
         Raises
         ------
         DataError
@@ -91,9 +103,13 @@ class Engine:
         CheckpointError
             If the model is missing.
         """
+        emb = load_embeddings(ws, model_name)
+        model_config = ws.model_config(model_name)
+        if is_embedding_only(model_config):  # imported vectors: no network to load
+            model = EmbeddingOnlyModel(model_name, model_config, emb.terms, emb.term_vectors)
+            return cls(ws, emb, model, None, load_index(ws, emb, config))
         from ..models.checkpoint import load_model
 
-        emb = load_embeddings(ws, model_name)
         model = load_model(ws, model_name)
         model.eval()
         words = None
@@ -129,9 +145,25 @@ class Engine:
     def track_ids(self) -> list[str]:
         return self.emb.track_ids
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The model's capabilities (empty without a model): pages disable what is missing."""
+        return frozenset(self.model.capabilities) if self.model is not None else frozenset()
+
+    def unavailable(self, capability: str) -> str | None:
+        """Why this model cannot do ``capability`` (None if it can); the pages show it next to the disabled control."""
+        if capability in self.capabilities:
+            return None
+        if isinstance(self.model, EmbeddingOnlyModel):
+            return unavailable_reason(capability, self.name)
+        return f"model {self.name!r} " + TRAINED_UNAVAILABLE.get(capability, f"lacks the {capability!r} capability")
+
     # ------------------------------------------------------------- vectors
     def track_row(self, track_id: str) -> int:
         row = self.emb.track_row.get(str(track_id))
+        if row is None and self.ws is not None and str(track_id) in set(self.ws.catalog.track_ids):
+            raise QueryError(f"model {self.name!r} has no vector for track {track_id!r} (its imported vectors "
+                             "do not include it)", "pick another track")
         if row is None:
             raise QueryError(f"unknown track id {track_id!r}",
                              "pick a track from the catalog (search by title, artist or id)")
@@ -170,6 +202,8 @@ class Engine:
         """
         if self.model is None:
             raise QueryError("this engine has no model loaded; it cannot embed audio")
+        if "audio" not in self.capabilities:
+            raise QueryError(self.unavailable("audio"), "pick a catalog track as the query, or a model that embeds audio")
         if isinstance(audio, (bytes, bytearray)):
             return self._embed_upload(bytes(audio), filename)
         try:

@@ -41,6 +41,7 @@ from ..errors import DataError, ParameterError, TagspaceError, VocabularyError
 from ..features import FeatureStore
 from ..fileio import directory_hash, file_hash, read_json, write_json
 from ..models.checkpoint import load_model
+from ..models.embedding_only import is_embedding_only
 from ..paths import confined_path
 from ..progress import Progress, silent
 from ..tag_split import load_tag_split
@@ -49,6 +50,7 @@ from ..words import evaluate as word_evaluation
 from ..workspace import Workspace
 from .bootstrap import CONFIDENCE, METHOD, N_RESAMPLES, Resampler, interval_tree
 from .comparisons import compare, stated_claims
+from .embedding_only import evaluate_embedding_only
 from .query_by_tag import common_tag_metrics, evaluate_tagging
 from .query_by_track import HEADLINE_RELEVANCE, JACCARD_THRESHOLD, query_by_track_metrics
 from .similarity import excerpt_embeddings, track_embeddings, triplet_metrics
@@ -156,7 +158,10 @@ def _load_model(ws: Workspace, name: str):
 
 
 def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Progress = silent) -> tuple[dict, MetricSet]:
-    """Evaluate one trained model on the test set (no caching, no intervals).
+    """Evaluate one model on the test set (no caching, no intervals).
+
+    An embedding-only model (``config.json`` ``source: "embeddings"``) is scored from
+    its imported vectors (:mod:`core.evaluation.embedding_only`).
 
     Returns
     -------
@@ -165,6 +170,9 @@ def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Prog
     result : MetricSet
         The same metrics with their units and cached arrays.
     """
+    config = ws.model_config(name)
+    if is_embedding_only(config):  # imported vectors: scored from the stored set, no network loaded
+        return evaluate_embedding_only(ws, name, config, test, _unseen_tags(ws)[0])
     model = _load_model(ws, name)
     mels = test.store.mel
     vectors = track_embeddings(model, mels, test.track_ids, progress, desc=f"{name}: tracks")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 from .db import ListeningDB, answers_frame, trials_frame
-from .scoring import ACCURACY_COLUMNS, model_vs_human_accuracy
+from .scoring import ACCURACY_COLUMNS, VECTOR_LEVELS, model_vs_human_accuracy
 from .stats import fleiss_kappa, krippendorff_alpha_nominal, wilson_interval
 
 #: Lee et al. kept triplets with at least this agreement.
@@ -204,7 +204,9 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
     dict
         ``summary`` (dict), ``trials``, ``answers``, ``raters`` and ``models``
         (DataFrames; ``models`` holds each model's model-vs-human accuracy per
-        space, next to the human ceiling on the same trials), and ``sides``
+        space, next to the human ceiling on the same trials, and ``vectors``:
+        whether the exact excerpts were embedded or, for an embedding-only
+        model, its one vector per track stood for every excerpt), and ``sides``
         (:func:`model_side_split`: listeners siding with model A vs B on the
         disagreement trials).
     """
@@ -237,11 +239,11 @@ def build_report(db: ListeningDB, test_id: str, threshold: float = LEE_THRESHOLD
     ceiling = float(scored["agreement"].mean()) if len(scored) else float("nan")
     for name, embedder in (embedders or {}).items():
         for row in model_vs_human_accuracy(scored, embedder):
-            model_rows.append({"model": name, **row, "human_ceiling": ceiling})
+            model_rows.append({"model": name, **row, "human_ceiling": ceiling, "vectors": VECTOR_LEVELS[embedder.level]})
     summary["human_ceiling"] = ceiling
     return {"summary": summary, "trials": table, "answers": answer_rows,
             "raters": rater_reliability(answer_rows), "sides": model_side_split(trial_rows, answer_rows),
-            "models": pd.DataFrame(model_rows, columns=["model", *ACCURACY_COLUMNS, "human_ceiling"])}
+            "models": pd.DataFrame(model_rows, columns=["model", *ACCURACY_COLUMNS, "human_ceiling", "vectors"])}
 
 
 def format_report(report: dict) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..fileio import read_json
-from .scoring import ACCURACY_COLUMNS, model_vs_human_accuracy
+from .scoring import ACCURACY_COLUMNS, VECTOR_LEVELS, model_vs_human_accuracy
 
 COLUMNS = ("triplet_id", "anchor_id", "anchor_start_seconds", "anchor_start_samples", "song1_id",
            "song1_start_seconds", "song1_start_samples", "song2_id", "song2_start_seconds",
@@ -122,7 +122,8 @@ def score_dimsim(frame: pd.DataFrame, embedders: dict, threshold: float | None =
     -------
     DataFrame
         One row per model and space (``full`` and each subspace): ``model``,
-        ``space``, ``n``, ``correct``, ``accuracy``, ``ci_low``, ``ci_high``.
+        ``space``, ``n``, ``correct``, ``accuracy``, ``ci_low``, ``ci_high``,
+        ``vectors`` (excerpts embedded, or an embedding-only model's track-level vectors).
     """
     triplets = as_triplets(frame)
     if threshold is not None:
@@ -130,5 +131,5 @@ def score_dimsim(frame: pd.DataFrame, embedders: dict, threshold: float | None =
     rows = []
     for name, embedder in embedders.items():
         for row in model_vs_human_accuracy(triplets, embedder):
-            rows.append({"model": name, **row})
-    return pd.DataFrame(rows, columns=["model", *ACCURACY_COLUMNS])
+            rows.append({"model": name, **row, "vectors": VECTOR_LEVELS[embedder.level]})
+    return pd.DataFrame(rows, columns=["model", *ACCURACY_COLUMNS, "vectors"])

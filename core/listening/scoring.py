@@ -16,10 +16,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from .stats import wilson_interval
 
 #: Columns of :func:`model_vs_human_accuracy` rows (after ``model`` where a model is named).
 ACCURACY_COLUMNS = ("space", "n", "correct", "accuracy", "ci_low", "ci_high")
+#: What stood for each excerpt, by :attr:`ExcerptEmbedder.level` (the report's ``vectors`` column).
+VECTOR_LEVELS = {"excerpt": "excerpts embedded",
+                 "track": "track-level vectors (imported): one vector for every excerpt of a track"}
 
 
 @dataclass
@@ -30,6 +34,9 @@ class ExcerptEmbedder:
     ----------
     embed : callable
         ``embed(track_id, start_s, length_s) -> (dim,) array``.
+    level : str
+        ``excerpt``, or ``track`` when the vector ignores the excerpt (imported
+        track-level vectors: the report says so).
     spaces : dict
         ``{"full": slice(None), <subspace>: slice, ...}``.
     normalized : bool
@@ -39,6 +46,8 @@ class ExcerptEmbedder:
     embed: Callable[[str, float, float], np.ndarray]
     spaces: dict
     normalized: bool
+    #: ``excerpt`` (each excerpt embedded) or ``track`` (an embedding-only model's one vector per track)
+    level: str = "excerpt"
 
     def __post_init__(self):
         self._cache: dict = {}
@@ -68,6 +77,24 @@ class ExcerptEmbedder:
         if len(subspaces) > 1:
             spaces.update(subspaces)
         return cls(embed, spaces, bool(model.normalized))
+
+    @classmethod
+    def from_track_vectors(cls, emb, spaces: dict[str, slice]) -> "ExcerptEmbedder":
+        """Stored track vectors (an embedding-only model): every excerpt of a track gets the track's vector.
+
+        ``emb`` is the model's :class:`core.engine.embed.EmbeddingSet`; a track it
+        has no vector for raises :class:`~core.errors.DataError`.
+        """
+        def embed(track_id: str, start: float, length: float) -> np.ndarray:
+            row = emb.track_row.get(track_id)
+            if row is None:
+                raise DataError(f"model {emb.model!r} has no imported vector for track {track_id!r}")
+            return emb.tracks[row]
+
+        full = {"full": slice(None)}
+        if len(spaces) > 1:
+            full.update(spaces)
+        return cls(embed, full, emb.metric == "cosine", level="track")
 
 
 def model_vs_human_accuracy(triplets: pd.DataFrame, embedder: ExcerptEmbedder) -> list[dict]:
@@ -106,8 +133,20 @@ def model_vs_human_accuracy(triplets: pd.DataFrame, embedder: ExcerptEmbedder) -
 
 
 def workspace_embedders(ws, names: list[str] | None = None) -> dict:
-    """``{model: ExcerptEmbedder}`` for the named (default: all) models of the workspace."""
-    from ..models.checkpoint import load_model
+    """``{model: ExcerptEmbedder}`` for the named (default: all) models of the workspace.
 
-    return {name: ExcerptEmbedder.from_model(ws, load_model(ws, name))
-            for name in (ws.model_names() if names is None else names)}
+    Embedding-only models (imported vectors) score with their track-level vectors
+    (:meth:`ExcerptEmbedder.from_track_vectors`); no network is loaded for them.
+    """
+    from ..engine.embed import load_embeddings
+    from ..models.checkpoint import load_model
+    from ..models.embedding_only import is_embedding_only
+
+    out = {}
+    for name in ws.model_names() if names is None else names:
+        if is_embedding_only(ws.model_config(name)):
+            emb = load_embeddings(ws, name)
+            out[name] = ExcerptEmbedder.from_track_vectors(emb, emb.subspaces)
+        else:
+            out[name] = ExcerptEmbedder.from_model(ws, load_model(ws, name))
+    return out
