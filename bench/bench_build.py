@@ -1,0 +1,132 @@
+"""The demo build: features and models, serial against parallel, and the build's time per step.
+
+    python bench/bench_build.py [--workspace TINY] [--workers N] [--models P ...]
+
+On a copy of a tiny demo workspace (``--workspace``, default ``$TAGSPACE_TEST_WORKSPACE`` or a
+fresh ``build-demo --size tiny`` in a temporary folder):
+
+- features: ``FeatureStore.build`` of every track with 1 process, then with ``--workers``
+  processes (default: every core), each into an empty store; the ratio, and whether the two
+  stores hold bit-identical arrays;
+- models: the presets ``--models`` trained at ``tiny`` one after another (1 process), then
+  side by side (``--workers`` processes), each into an empty ``models/``; the ratio;
+- per step: the times of the workspace's last ``build-demo`` run (``build_report.json``).
+
+Wall times on a shared machine vary with its load: both sides of a ratio run in this one
+process, one after the other, and the machine's 1-minute load is printed with them.
+Results: ``bench/results/build.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.demo.build import build_demo  # noqa: E402
+from core.features import FeatureStore, default_workers  # noqa: E402
+from core.pipeline.runner import read_report  # noqa: E402
+from core.progress import silent  # noqa: E402
+from core.training.demo import train_presets  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
+
+MODELS = ["won-balanced", "lee-disentangled", "muslse-warp", "mwe-tag+artist+track"]
+RESULTS = Path(__file__).resolve().parent / "results" / "build.txt"
+
+
+def _copy(ws: Workspace, target: Path, parts: tuple[str, ...]) -> Workspace:
+    """A workspace at ``target`` reading ``ws``'s audio, with ``parts`` copied (hard links where possible)."""
+    target.mkdir(parents=True)
+    manifest = dict(ws.manifest, audio_root=str(ws.audio_root))
+    (target / "workspace.json").write_text(json.dumps(manifest))
+    for part in ("catalog", *parts):
+        if (ws.root / part).exists():
+            shutil.copytree(ws.root / part, target / part, copy_function=os.link)
+    return Workspace.open(target)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def bench_features(ws: Workspace, workers: int, scratch: Path) -> list[str]:
+    times, stores = {}, {}
+    for n in (1, workers):
+        copy = _copy(ws, scratch / f"features-{n}", ())
+        load = _load()
+        start = time.perf_counter()
+        summary = FeatureStore(copy).build(progress=silent, workers=n)
+        times[n] = (time.perf_counter() - start, load, summary["computed"])
+        stores[n] = FeatureStore(copy)
+    identical = all(np.array_equal(stores[1].mel(t).view(np.uint32), stores[workers].mel(t).view(np.uint32))
+                    for t in ws.catalog.track_ids)
+    lines = [f"features of {len(ws.catalog.track_ids)} tracks ({ws.root.name}):"]
+    for n, (seconds, load, computed) in times.items():
+        lines.append(f"  {n} process(es): {seconds:7.1f} s  ({computed} computed; load before {load:.1f})")
+    lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
+                 f"(speed-up {times[1][0] / times[workers][0]:.2f}x); bit-identical arrays: {identical}")
+    return lines
+
+
+def bench_models(ws: Workspace, names: list[str], workers: int, scratch: Path) -> list[str]:
+    times = {}
+    for n in (1, workers):
+        copy = _copy(ws, scratch / f"models-{n}", ("features", "words"))
+        load = _load()
+        start = time.perf_counter()
+        train_presets(copy, names, "tiny", 0, silent, workers=n, log=lambda m: None)
+        times[n] = (time.perf_counter() - start, load)
+    lines = [f"models at tiny: {', '.join(names)}:"]
+    for n, (seconds, load) in times.items():
+        lines.append(f"  {n} process(es): {seconds:7.1f} s  (load before {load:.1f})")
+    lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
+                 f"(speed-up {times[1][0] / times[workers][0]:.2f}x)")
+    return lines
+
+
+def build_steps(ws: Workspace) -> list[str]:
+    timings = read_report(ws.root).get("timings", {}).get("build-demo")
+    if not timings:
+        return [f"per step: {ws.root} has no timed build-demo run"]
+    lines = [f"last build-demo of {ws.root} (size {timings.get('size')}, workers {timings.get('workers')}, "
+             f"cores {timings.get('cores')}), seconds per step (a step with nothing to do: 0):"]
+    lines += [f"  {name:<10}{seconds:8.1f}" for name, seconds in timings.get("last_run", {}).items()]
+    lines.append(f"  total     {timings.get('total_seconds', 0):8.1f}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workspace", default=os.environ.get("TAGSPACE_TEST_WORKSPACE"))
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--skip-models", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
+        scratch = Path(tmp)
+        root = Path(args.workspace) if args.workspace else scratch / "tiny"
+        ws = build_demo(root, size="tiny", progress=silent, log=lambda m: None)
+        lines = [f"bench_build.py on {platform.node()}: {os.cpu_count()} cores, {args.workers} workers, "
+                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+        lines += bench_features(ws, max(2, args.workers), scratch) + [""]
+        if not args.skip_models:
+            lines += bench_models(ws, args.models, max(2, args.workers), scratch) + [""]
+        lines += build_steps(ws)
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
