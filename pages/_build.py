@@ -14,15 +14,15 @@ from core.pipeline.status import format_seconds, is_active, page_gate, progress_
 from core.views.text import escape_markdown
 
 POLL_SECONDS = 2.0
-_MARK = {"done": "✓", "skipped": "✓", "running": "▶", "failed": "✗", "pending": "·"}
+_MARK = {"done": "✓", "skipped": "✓", "running": "▶", "failed": "✗", "pending": "○"}
 
 
 def _steps_line(progress) -> str:
     parts = []
     for step in progress.steps:
         seconds = f" {format_seconds(step['seconds'])}" if step["state"] == "done" and step.get("seconds") else ""
-        parts.append(f"{_MARK.get(step['state'], '·')} {step['name']}{seconds}")
-    return " · ".join(parts)
+        parts.append(f"{_MARK.get(step['state'], '○')} {step['name']}{seconds}")
+    return "   ".join(parts)
 
 
 def _show(progress) -> None:
@@ -63,6 +63,7 @@ def wait_for_build(root: Path, page: str) -> None:
         gate = page_gate(root, page)
         if gate is None:
             st.rerun()  # the step is done: show the page
+        st.subheader("The workspace is being built")
         st.info(gate.message())
         _show(gate.progress)
         if page != "home":

@@ -232,6 +232,10 @@ class StatusWriter:
                        "finished": None, "error": None, "current": None,
                        "steps": [{"name": n, "state": "pending", "seconds": None, "expected_seconds": e}
                                  for n, e in steps]}
+        announced = read_status(root)  # ``build-demo --background`` announced this very process: keep its start
+        if announced and announced.get("state") == "starting" and announced.get("pid") == self.status["pid"] \
+                and announced.get("host") == self.status["host"]:
+            self.status["started"] = announced.get("started", now)
         self._lock = threading.Lock()
         self._last_write = 0.0
         self._stop = threading.Event()
