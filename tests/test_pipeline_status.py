@@ -60,3 +60,15 @@ def test_a_run_whose_process_is_gone_reads_as_stopped_with_the_resume_command(tm
     assert is_active(_status([("corpus", "running", 1)]))  # this process: alive
     (tmp_path / STATUS_FILE).write_text("{not json")
     assert read_status(tmp_path) is None and page_gate(tmp_path, "map") is None
+
+
+def test_background_build_starts_nothing_when_built_or_building(tmp_path):
+    from core.demo.build import start_background_build
+    from core.pipeline.runner import workspace_lock
+
+    write_json(tmp_path / STATUS_FILE, _status([("corpus", "done", 1)], state="done"))
+    assert "is built" in start_background_build(tmp_path, size="tiny")
+    write_json(tmp_path / STATUS_FILE, _status([("corpus", "running", 1)], state="running"))
+    with workspace_lock(tmp_path):
+        assert "already running" in start_background_build(tmp_path, size="tiny")
+    assert not (tmp_path / "build.log").exists()  # nothing was started
