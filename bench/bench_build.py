@@ -6,14 +6,15 @@ On a copy of a tiny demo workspace (``--workspace``, default ``$TAGSPACE_TEST_WO
 fresh ``build-demo --size tiny`` in a temporary folder):
 
 - features: ``FeatureStore.build`` of every track with 1 process, then with ``--workers``
-  processes (default: every core), each into an empty store; the ratio, and whether the two
+  processes (default: every idle core, at least 2), each into an empty store; the ratio, and whether the two
   stores hold bit-identical arrays;
 - models: the presets ``--models`` trained at ``tiny`` one after another (1 process), then
   side by side (``--workers`` processes), each into an empty ``models/``; the ratio;
 - per step: the times of the workspace's last ``build-demo`` run (``build_report.json``).
 
 Wall times on a shared machine vary with its load: both sides of a ratio run in this one
-process, one after the other, and the machine's 1-minute load is printed with them.
+process, one after the other, and the machine's 1-minute load is printed with them, next to
+the CPU seconds spent (this process and its workers: what the work costs, whatever the load).
 Results: ``bench/results/build.txt``.
 """
 
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -59,20 +61,27 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished workers."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def bench_features(ws: Workspace, workers: int, scratch: Path) -> list[str]:
     times, stores = {}, {}
     for n in (1, workers):
         copy = _copy(ws, scratch / f"features-{n}", ())
-        load = _load()
+        load, cpu = _load(), _cpu()
         start = time.perf_counter()
         summary = FeatureStore(copy).build(progress=silent, workers=n)
-        times[n] = (time.perf_counter() - start, load, summary["computed"])
+        times[n] = (time.perf_counter() - start, load, summary["computed"], _cpu() - cpu)
         stores[n] = FeatureStore(copy)
     identical = all(np.array_equal(stores[1].mel(t).view(np.uint32), stores[workers].mel(t).view(np.uint32))
                     for t in ws.catalog.track_ids)
     lines = [f"features of {len(ws.catalog.track_ids)} tracks ({ws.root.name}):"]
-    for n, (seconds, load, computed) in times.items():
-        lines.append(f"  {n} process(es): {seconds:7.1f} s  ({computed} computed; load before {load:.1f})")
+    for n, (seconds, load, computed, cpu) in times.items():
+        lines.append(f"  {n} process(es): {seconds:7.1f} s wall, {cpu:6.1f} s CPU  ({computed} computed; "
+                     f"load before {load:.1f})")
     lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
                  f"(speed-up {times[1][0] / times[workers][0]:.2f}x); bit-identical arrays: {identical}")
     return lines
@@ -82,13 +91,13 @@ def bench_models(ws: Workspace, names: list[str], workers: int, scratch: Path) -
     times = {}
     for n in (1, workers):
         copy = _copy(ws, scratch / f"models-{n}", ("features", "words"))
-        load = _load()
+        load, cpu = _load(), _cpu()
         start = time.perf_counter()
         train_presets(copy, names, "tiny", 0, silent, workers=n, log=lambda m: None)
-        times[n] = (time.perf_counter() - start, load)
+        times[n] = (time.perf_counter() - start, load, _cpu() - cpu)
     lines = [f"models at tiny: {', '.join(names)}:"]
-    for n, (seconds, load) in times.items():
-        lines.append(f"  {n} process(es): {seconds:7.1f} s  (load before {load:.1f})")
+    for n, (seconds, load, cpu) in times.items():
+        lines.append(f"  {n} process(es): {seconds:7.1f} s wall, {cpu:6.1f} s CPU  (load before {load:.1f})")
     lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
                  f"(speed-up {times[1][0] / times[workers][0]:.2f}x)")
     return lines

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import N_MELS, load_audio, log_mel
+from .cores import idle_cores
 from .errors import TagspaceError
 from .fileio import write_json
 from .progress import Progress, tqdm_progress
@@ -61,11 +62,8 @@ def safe_filename(track_id: str) -> str:
 
 
 def default_workers() -> int:
-    """Worker processes for feature extraction: every core this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """Worker processes for feature extraction: every idle core (:func:`core.cores.idle_cores`)."""
+    return idle_cores()
 
 
 def compute_mel(path: str | os.PathLike) -> np.ndarray:
@@ -306,7 +304,7 @@ class FeatureStore:
         progress : callable
             Progress wrapper (see :mod:`core.progress`), over the tracks done.
         workers : int, optional
-            Worker processes (default :func:`default_workers`: every core); 1 computes
+            Worker processes (default :func:`default_workers`: every idle core); 1 computes
             in this process. Either way the stored arrays are the same, bit for bit.
 
         Returns

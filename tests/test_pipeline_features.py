@@ -111,3 +111,15 @@ def test_write_shard_reports_undecodable_files(tmp_path):
     bad.write_bytes(b"RIFF....")
     assert "bad.wav" in write_shard(tmp_path / "out", [("x", str(bad))])["x"]
     assert not list((tmp_path / "out").glob("shard-*"))  # nothing to store: no empty shard
+
+
+def test_pools_use_the_idle_cores(monkeypatch):
+    from core import cores
+
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert cores.available_cores() == 4 and cores.idle_cores() == 4
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (2.8, 0.0, 0.0))
+    assert cores.idle_cores() == 1
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (30.0, 0.0, 0.0))
+    assert cores.idle_cores() == 1  # a loaded machine: one process, never none

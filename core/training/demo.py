@@ -1,6 +1,6 @@
 """The ``models`` step of ``build-demo`` (every preset in :data:`DEMO_MODELS`) and of ``prepare``.
 
-Independent presets train in parallel worker processes (one per core, each with an even
+Independent presets train in parallel worker processes (one per idle core, each with an even
 share of the cores' torch threads): the small demo networks use one thread well and two
 poorly, so two one-thread runs side by side finish sooner than the same runs one after
 another on two threads. ``workers=1`` trains them one after another in this process.
@@ -8,10 +8,10 @@ another on two threads. ``workers=1`` trains them one after another in this proc
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
+from ..cores import available_cores, idle_cores
 from ..errors import TagspaceError
 from ..progress import Progress, silent
 from .presets import resolve
@@ -64,11 +64,8 @@ def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict
 
 
 def default_workers() -> int:
-    """Training processes: every core this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """Training processes: every idle core (:func:`core.cores.idle_cores`)."""
+    return idle_cores()
 
 
 def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress = silent,
@@ -80,7 +77,7 @@ def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress
     names : list of str
         Presets (``core.training.presets``), trained at ``size`` with ``seed``.
     workers : int, optional
-        Processes training side by side (default: every core); 1 trains here, one by one.
+        Processes training side by side (default: every idle core); 1 trains here, one by one.
     keep_going : bool
         Report a preset that fails with a :class:`~core.errors.TagspaceError` and go on
         (``prepare`` on a researcher's catalog); else the first failure stops the step.
@@ -108,7 +105,7 @@ def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress
             except TagspaceError as err:
                 failed(name, err)
         return results
-    threads = max(1, default_workers() // workers)
+    threads = max(1, available_cores() // workers)
     order = sorted(todo, key=cost, reverse=True)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
     try:
