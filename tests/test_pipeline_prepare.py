@@ -139,3 +139,23 @@ def _record_b(ws, calls, progress):
 
 def _fail(ws, config, progress):
     raise DataError("broken input")
+
+
+def test_embedding_only_models_are_never_embedded(tiny_workspace, tmp_path):
+    """A model without weights (``source: embeddings``): its embeddings are the source of truth."""
+    from core.pipeline.prepare import embed_pending, is_embedding_only, maps_pending, missing_work
+
+    root = tmp_path / "ws"
+    shutil.copytree(tiny_workspace.catalog_dir, root / "catalog")
+    (root / "workspace.json").write_text(json.dumps(dict(tiny_workspace.manifest,
+                                                         audio_root=str(tiny_workspace.audio_root))))
+    source = tiny_workspace.model_names()[0]
+    shutil.copytree(tiny_workspace.embeddings_dir / source, root / "embeddings" / "brought")
+    (root / "models" / "brought").mkdir(parents=True)
+    (root / "models" / "brought" / "config.json").write_text(json.dumps({"source": "embeddings", "family": None}))
+    ws = Workspace.open(root)
+    assert is_embedding_only(ws, "brought") and not is_embedding_only(ws, "absent")
+    assert embed_pending(ws) == []  # no weights: nothing to embed, nothing stale
+    assert "model:brought" in maps_pending(ws)  # but its map is still to fit
+    steps = [item["step"] for item in missing_work(ws)]
+    assert "embed" not in steps and "maps" in steps and "models" not in steps
