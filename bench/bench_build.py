@@ -35,19 +35,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.demo.build import build_demo  # noqa: E402
-from core.features import FeatureStore, default_workers  # noqa: E402
-from core.pipeline.runner import read_report  # noqa: E402
+# Light on purpose: spawned workers re-import this file as their main module, so everything
+# heavy is imported inside the functions (a worker then pays only for what its task needs).
+from core.cores import idle_cores  # noqa: E402
 from core.progress import silent  # noqa: E402
-from core.training.demo import train_presets  # noqa: E402
-from core.workspace import Workspace  # noqa: E402
 
 MODELS = ["won-balanced", "lee-disentangled", "muslse-warp", "mwe-tag+artist+track"]
 RESULTS = Path(__file__).resolve().parent / "results" / "build.txt"
 
 
-def _copy(ws: Workspace, target: Path, parts: tuple[str, ...]) -> Workspace:
+def _copy(ws, target: Path, parts: tuple[str, ...]):
     """A workspace at ``target`` reading ``ws``'s audio, with ``parts`` copied (hard links where possible)."""
+    from core.workspace import Workspace
+
     target.mkdir(parents=True)
     manifest = dict(ws.manifest, audio_root=str(ws.audio_root))
     (target / "workspace.json").write_text(json.dumps(manifest))
@@ -67,7 +67,9 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def bench_features(ws: Workspace, workers: int, scratch: Path) -> list[str]:
+def bench_features(ws, workers: int, scratch: Path) -> list[str]:
+    from core.features import FeatureStore
+
     times, stores = {}, {}
     for n in (1, workers):
         copy = _copy(ws, scratch / f"features-{n}", ())
@@ -87,7 +89,9 @@ def bench_features(ws: Workspace, workers: int, scratch: Path) -> list[str]:
     return lines
 
 
-def bench_models(ws: Workspace, names: list[str], workers: int, scratch: Path) -> list[str]:
+def bench_models(ws, names: list[str], workers: int, scratch: Path) -> list[str]:
+    from core.training.demo import train_presets
+
     times = {}
     for n in (1, workers):
         copy = _copy(ws, scratch / f"models-{n}", ("features", "words"))
@@ -103,7 +107,9 @@ def bench_models(ws: Workspace, names: list[str], workers: int, scratch: Path) -
     return lines
 
 
-def build_steps(ws: Workspace) -> list[str]:
+def build_steps(ws) -> list[str]:
+    from core.pipeline.runner import read_report
+
     timings = read_report(ws.root).get("timings", {}).get("build-demo")
     if not timings:
         return [f"per step: {ws.root} has no timed build-demo run"]
@@ -117,10 +123,12 @@ def build_steps(ws: Workspace) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workspace", default=os.environ.get("TAGSPACE_TEST_WORKSPACE"))
-    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--workers", type=int, default=idle_cores())
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--skip-models", action="store_true")
     args = parser.parse_args()
+    from core.demo.build import build_demo
+
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         scratch = Path(tmp)
         root = Path(args.workspace) if args.workspace else scratch / "tiny"
