@@ -133,7 +133,7 @@ def main() -> None:
         scratch = Path(tmp)
         root = Path(args.workspace) if args.workspace else scratch / "tiny"
         ws = build_demo(root, size="tiny", progress=silent, log=lambda m: None)
-        lines = [f"bench_build.py on {platform.node()}: {os.cpu_count()} cores, {args.workers} workers, "
+        lines = [f"bench_build.py on {platform.node()}: {os.cpu_count()} cores, pool of {max(2, args.workers)}, "
                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
         lines += bench_features(ws, max(2, args.workers), scratch) + [""]
         if not args.skip_models:
