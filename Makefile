@@ -45,7 +45,10 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 demo: install
 	$(BIN)/python -m core build-demo $(WS_ARG)
 
-run: demo
+# The app comes up at once; the demo builds in the background meanwhile (nothing to do when built).
+# Home shows the build's progress and each page lights up when the steps it needs are done.
+run: install
+	$(BIN)/python -m core build-demo --background $(WS_ARG)
 	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true -- $(WS_ARG)
 
 test: test-deps

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "core.words.cli",
     "core.engine.cli",
     "core.models.cli",
+    "core.pipeline.cli",
 )
 
 
@@ -43,7 +44,11 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
 
 
 def _info(args: argparse.Namespace) -> int:
-    info = open_workspace(args).info()
+    from .pipeline.prepare import missing_work
+
+    ws = open_workspace(args)
+    info = ws.info()
+    info["missing"] = missing_work(ws)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -57,6 +62,13 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  {name:<25}{detail['family'] or '?'} ({detail['source'] or '?'}): "
               f"{', '.join(detail['capabilities']) or 'no capability'}")
     print(f"word embeddings            {', '.join(info['word_embeddings']) or '-'}")
+    if not info["missing"]:
+        print("missing                    nothing: every page has what it needs")
+        return 0
+    print("missing:")
+    for item in info["missing"]:
+        print(f"  [{item['step']}] {item['what']}\n      fix: {item['command']}")
+    print(f"`python -m core prepare --workspace {ws.root}` runs every step above that it can.")
     return 0
 
 

@@ -63,6 +63,9 @@ def workspace() -> Workspace:
     page_file = sys._getframe(1).f_globals.get("__file__")
     _ensure_app_navigation(page_file)
     _researcher_gate(page_file)
+    from pages._build import wait_for_build
+
+    wait_for_build(workspace_root(), Path(page_file).stem if page_file else "")  # a build still running
     try:
         return _open_workspace(str(workspace_root()))
     except TagspaceError as err:

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from core.views.health import workspace_problems
-from core.views.summary import headline_metrics, load_evaluation, model_configs, track_table
+from core.views.summary import headline_metrics, load_evaluation, model_configs, splits_table, track_table
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
+from pages._build import build_progress, run_active
 from pages._common import player, workspace, workspace_root
 
 ws = workspace()
@@ -12,6 +13,7 @@ info = ws.info()
 
 st.title("Tagspace")
 st.caption(f"Workspace **{escape_markdown(info['name'])}** at {code_span(info['workspace'])}")
+build_progress(ws.root)
 
 cols = st.columns(4)
 cols[0].metric("Tracks", info["tracks"])
@@ -29,7 +31,7 @@ with right:
     st.subheader("Word embeddings")
     st.write(escape_markdown(", ".join(info["word_embeddings"]) or "none"))
     st.subheader("Splits")
-    st.write(info["splits"])
+    st.dataframe(splits_table(info["splits"]), hide_index=True)
 
 st.subheader("Models")
 models = headline_metrics(load_evaluation(ws), info["models"], model_configs(ws))
@@ -38,7 +40,7 @@ if models.empty:
 else:
     st.dataframe(models, hide_index=True, width="stretch")
 
-problems = workspace_problems(ws)
+problems = [] if run_active(ws.root) else workspace_problems(ws)  # during a build: its progress, above
 if problems:
     st.subheader("Needs attention")
     for p in problems:

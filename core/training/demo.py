@@ -1,8 +1,19 @@
-"""The ``models`` step of ``build-demo``: train every preset in :data:`DEMO_MODELS`."""
+"""The ``models`` step of ``build-demo`` (every preset in :data:`DEMO_MODELS`) and of ``prepare``.
+
+Independent presets train in parallel worker processes (one per idle core, each with an even
+share of the cores' torch threads): the small demo networks use one thread well and two
+poorly, so two one-thread runs side by side finish sooner than the same runs one after
+another on two threads. ``workers=1`` trains them one after another in this process.
+"""
 
 from __future__ import annotations
 
-from ..progress import Progress
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+
+from ..cores import available_cores, idle_cores
+from ..errors import TagspaceError
+from ..progress import Progress, silent
 from .presets import resolve
 from .runner import is_trained, train_model
 
@@ -31,13 +42,98 @@ DEMO_MODELS = [
     "mwe-tag+artist+track-rhythm",
 ]
 
+#: Relative training cost of a preset on the default demo (measured per family; a preset not
+#: listed counts 1). The pool starts the longest first, so no long run is left for the end.
+RELATIVE_COST = {"lee-specialised": 4.0, "mwe": 2.5, "won": 2.0, "lee": 1.0, "muslse": 0.6, "mfcc_vq": 0.2}
+
+
+def cost(name: str) -> float:
+    family, _ = resolve(name)
+    return RELATIVE_COST.get(name, RELATIVE_COST.get(family, 1.0))
+
+
+def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict:
+    """Worker process: train one preset of the workspace at ``root``."""
+    from ..workspace import Workspace
+
+    family, overrides = resolve(name, size)
+    overrides = {**overrides, "seed": seed}
+    if threads:
+        overrides["threads"] = threads
+    return train_model(Workspace.open(root), name, family, overrides, silent, resume=True)
+
+
+def default_workers() -> int:
+    """Training processes: every idle core (:func:`core.cores.idle_cores`)."""
+    return idle_cores()
+
+
+def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress = silent,
+                  workers: int | None = None, keep_going: bool = False, log=print) -> dict:
+    """Train the presets ``names`` not yet trained in ``ws`` (finished models are kept: idempotent).
+
+    Parameters
+    ----------
+    names : list of str
+        Presets (``core.training.presets``), trained at ``size`` with ``seed``.
+    workers : int, optional
+        Processes training side by side (default: every idle core); 1 trains here, one by one.
+    keep_going : bool
+        Report a preset that fails with a :class:`~core.errors.TagspaceError` and go on
+        (``prepare`` on a researcher's catalog); else the first failure stops the step.
+
+    Returns
+    -------
+    dict
+        name -> the training result, or ``{"error": message}`` for a preset that failed.
+    """
+    todo = [n for n in names if not is_trained(ws, n)]
+    results: dict[str, dict] = {}
+    workers = max(1, min(workers or default_workers(), len(todo) or 1))
+
+    def failed(name: str, err: TagspaceError) -> None:
+        if not keep_going:
+            raise err
+        results[name] = {"error": str(err)}
+        log(f"[models] {name} failed: {err}")
+
+    if workers == 1:
+        for name in progress(todo, total=len(todo), desc="models"):
+            family, overrides = resolve(name, size)
+            try:
+                results[name] = train_model(ws, name, family, {**overrides, "seed": seed}, progress, resume=True)
+            except TagspaceError as err:
+                failed(name, err)
+        return results
+    threads = max(1, available_cores() // workers)
+    order = sorted(todo, key=cost, reverse=True)
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        futures = {pool.submit(_train_one, str(ws.root), name, size, seed, threads): name for name in order}
+        done_iter = iter(progress(range(len(order)), total=len(order), desc="models"))
+        next(done_iter, None)
+        remaining = set(futures)
+        while remaining:
+            finished, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                name = futures[future]
+                try:
+                    results[name] = future.result()
+                except TagspaceError as err:
+                    failed(name, err)
+                next(done_iter, None)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # runs under way finish (resumable); none start
+        raise
+    pool.shutdown(wait=True)
+    return results
+
 
 def train_demo_models(ws, demo, progress: Progress) -> dict:
-    """Train the demo presets at ``demo.size`` with ``demo.seed``; finished models are kept (idempotent)."""
-    results = {}
-    for name in DEMO_MODELS:
-        if is_trained(ws, name):
-            continue
-        family, overrides = resolve(name, demo.size)
-        results[name] = train_model(ws, name, family, {**overrides, "seed": demo.seed}, progress, resume=True)
-    return results
+    """Train the demo presets at ``demo.size`` with ``demo.seed``, ``demo.workers`` at a time (0: every core)."""
+    return train_presets(ws, DEMO_MODELS, demo.size, demo.seed, progress, workers=getattr(demo, "workers", 0) or None)
+
+
+def demo_models_pending(ws, demo) -> list[str]:
+    """The demo presets not trained yet (``build-demo`` skips the step when there are none)."""
+    return [n for n in DEMO_MODELS if not is_trained(ws, n)]

@@ -37,6 +37,13 @@ def track_table(catalog: Catalog, query: str = "") -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def splits_table(splits: dict[str, int]) -> pd.DataFrame:
+    """The splits as a small table: split, tracks, share of the catalog (%)."""
+    total = sum(splits.values())
+    return pd.DataFrame({"split": list(splits), "tracks": [int(n) for n in splits.values()],
+                         "share": [f"{100 * n / total:.0f}%" if total else "–" for n in splits.values()]})
+
+
 def _dig(metrics: dict, dotted: str):
     value = metrics
     for key in dotted.split("."):

@@ -1,0 +1,149 @@
+"""The demo build: features and models, serial against parallel, and the build's time per step.
+
+    python bench/bench_build.py [--workspace TINY] [--workers N] [--models P ...]
+
+On a copy of a tiny demo workspace (``--workspace``, default ``$TAGSPACE_TEST_WORKSPACE`` or a
+fresh ``build-demo --size tiny`` in a temporary folder):
+
+- features: ``FeatureStore.build`` of every track with 1 process, then with ``--workers``
+  processes (default: every idle core, at least 2), each into an empty store; the ratio, and whether the two
+  stores hold bit-identical arrays;
+- models: the presets ``--models`` trained at ``tiny`` one after another (1 process), then
+  side by side (``--workers`` processes), each into an empty ``models/``; the ratio;
+- per step: the times of the workspace's last ``build-demo`` run (``build_report.json``).
+
+Wall times on a shared machine vary with its load: both sides of a ratio run in this one
+process, one after the other, and the machine's 1-minute load is printed with them, next to
+the CPU seconds spent (this process and its workers: what the work costs, whatever the load).
+Results: ``bench/results/build.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Light on purpose: spawned workers re-import this file as their main module, so everything
+# heavy is imported inside the functions (a worker then pays only for what its task needs).
+from core.cores import idle_cores  # noqa: E402
+from core.progress import silent  # noqa: E402
+
+MODELS = ["won-balanced", "lee-disentangled", "muslse-warp", "mwe-tag+artist+track"]
+RESULTS = Path(__file__).resolve().parent / "results" / "build.txt"
+
+
+def _copy(ws, target: Path, parts: tuple[str, ...]):
+    """A workspace at ``target`` reading ``ws``'s audio, with ``parts`` copied (hard links where possible)."""
+    from core.workspace import Workspace
+
+    target.mkdir(parents=True)
+    manifest = dict(ws.manifest, audio_root=str(ws.audio_root))
+    (target / "workspace.json").write_text(json.dumps(manifest))
+    for part in ("catalog", *parts):
+        if (ws.root / part).exists():
+            shutil.copytree(ws.root / part, target / part, copy_function=os.link)
+    return Workspace.open(target)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished workers."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def bench_features(ws, workers: int, scratch: Path) -> list[str]:
+    from core.features import FeatureStore
+
+    times, stores = {}, {}
+    for n in (1, workers):
+        copy = _copy(ws, scratch / f"features-{n}", ())
+        load, cpu = _load(), _cpu()
+        start = time.perf_counter()
+        summary = FeatureStore(copy).build(progress=silent, workers=n)
+        times[n] = (time.perf_counter() - start, load, summary["computed"], _cpu() - cpu)
+        stores[n] = FeatureStore(copy)
+    identical = all(np.array_equal(stores[1].mel(t).view(np.uint32), stores[workers].mel(t).view(np.uint32))
+                    for t in ws.catalog.track_ids)
+    lines = [f"features of {len(ws.catalog.track_ids)} tracks ({ws.root.name}):"]
+    for n, (seconds, load, computed, cpu) in times.items():
+        lines.append(f"  {n} process(es): {seconds:7.1f} s wall, {cpu:6.1f} s CPU  ({computed} computed; "
+                     f"load before {load:.1f})")
+    lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
+                 f"(speed-up {times[1][0] / times[workers][0]:.2f}x); bit-identical arrays: {identical}")
+    return lines
+
+
+def bench_models(ws, names: list[str], workers: int, scratch: Path) -> list[str]:
+    from core.training.demo import train_presets
+
+    times = {}
+    for n in (1, workers):
+        copy = _copy(ws, scratch / f"models-{n}", ("features", "words"))
+        load, cpu = _load(), _cpu()
+        start = time.perf_counter()
+        train_presets(copy, names, "tiny", 0, silent, workers=n, log=lambda m: None)
+        times[n] = (time.perf_counter() - start, load, _cpu() - cpu)
+    lines = [f"models at tiny: {', '.join(names)}:"]
+    for n, (seconds, load, cpu) in times.items():
+        lines.append(f"  {n} process(es): {seconds:7.1f} s wall, {cpu:6.1f} s CPU  (load before {load:.1f})")
+    lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
+                 f"(speed-up {times[1][0] / times[workers][0]:.2f}x)")
+    return lines
+
+
+def build_steps(ws) -> list[str]:
+    from core.pipeline.runner import read_report
+
+    timings = read_report(ws.root).get("timings", {}).get("build-demo")
+    if not timings:
+        return [f"per step: {ws.root} has no timed build-demo run"]
+    lines = [f"last build-demo of {ws.root} (size {timings.get('size')}, workers {timings.get('workers')}, "
+             f"cores {timings.get('cores')}), seconds per step (a step with nothing to do: 0):"]
+    lines += [f"  {name:<10}{seconds:8.1f}" for name, seconds in timings.get("last_run", {}).items()]
+    lines.append(f"  total     {timings.get('total_seconds', 0):8.1f}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workspace", default=os.environ.get("TAGSPACE_TEST_WORKSPACE"))
+    parser.add_argument("--workers", type=int, default=idle_cores())
+    parser.add_argument("--models", nargs="+", default=MODELS)
+    parser.add_argument("--skip-models", action="store_true")
+    args = parser.parse_args()
+    from core.demo.build import build_demo
+
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
+        scratch = Path(tmp)
+        root = Path(args.workspace) if args.workspace else scratch / "tiny"
+        ws = build_demo(root, size="tiny", progress=silent, log=lambda m: None)
+        lines = [f"bench_build.py on {platform.node()}: {os.cpu_count()} cores, pool of {max(2, args.workers)}, "
+                 f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
+        lines += bench_features(ws, max(2, args.workers), scratch) + [""]
+        if not args.skip_models:
+            lines += bench_models(ws, args.models, max(2, args.workers), scratch) + [""]
+        lines += build_steps(ws)
+    text = "\n".join(lines)
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

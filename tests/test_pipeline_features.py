@@ -1,0 +1,125 @@
+"""The feature store's shards and its process pool: the same arrays as the serial path, old files still read."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.features import FeatureStore, compute_mel, write_shard
+from core.importers import import_csv
+from core.progress import silent
+from core.workspace import Workspace
+
+SR = 22050
+
+
+def _workspace(tmp_path, name: str, audio, csv) -> Workspace:
+    ws = Workspace.create(tmp_path / name, name=name, audio_root=str(audio))
+    ws.save_catalog(import_csv(csv, audio))
+    return ws
+
+
+@pytest.fixture
+def audio_folder(tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    rng = np.random.default_rng(0)
+    rows = ["path,track_id,artist,tags"]
+    for i in range(9):
+        seconds = 0.5 + 0.25 * i
+        t = np.arange(int(SR * seconds)) / SR
+        y = 0.2 * np.sin(2 * np.pi * (110 * (i + 1)) * t) + 0.05 * rng.standard_normal(t.size)
+        name = f"clip{i}." + ("wav", "flac", "ogg")[i % 3]
+        sf.write(audio / name, y.astype(np.float32), SR if i % 2 else 44100)
+        rows.append(f"{name},track/{i},artist{i % 3},genre:g{i % 2}")
+    csv = tmp_path / "tags.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    return audio, csv
+
+
+def test_parallel_features_are_bit_identical_to_the_serial_path(tmp_path, audio_folder):
+    audio, csv = audio_folder
+    serial, parallel = _workspace(tmp_path, "serial", audio, csv), _workspace(tmp_path, "parallel", audio, csv)
+    assert FeatureStore(serial).build(progress=silent, workers=1)["computed"] == 9
+    assert FeatureStore(parallel).build(progress=silent, workers=2)["computed"] == 9
+    a, b = FeatureStore(serial), FeatureStore(parallel)
+    for tid in serial.catalog.track_ids:
+        x, y = a.mel(tid), b.mel(tid)
+        assert x.shape == y.shape and x.shape[0] == 128
+        assert np.array_equal(x.view(np.uint32), y.view(np.uint32))  # bit for bit, not merely close
+        # and equal to the float16 rounding of the serial function called directly
+        assert np.array_equal(x, compute_mel(serial.audio_path(tid)).astype(np.float32))
+    # several workers wrote several shards, no single files, nothing temporary left
+    shards = sorted((parallel.features_dir / "mel").glob("shard-*.npz"))
+    assert len(shards) >= 2 and not list((parallel.features_dir / "mel").glob("*.npy"))
+    assert not list((parallel.features_dir / "mel").glob(".tmp-*"))
+
+
+def test_a_shard_without_its_json_is_ignored_and_recomputed(tmp_path, audio_folder):
+    audio, csv = audio_folder
+    ws = _workspace(tmp_path, "ws", audio, csv)
+    store = FeatureStore(ws)
+    store.build(progress=silent, workers=1)
+    metas = sorted((ws.features_dir / "mel").glob("shard-*.json"))
+    lost = list(json.loads(metas[0].read_text())["tracks"])
+    metas[0].unlink()  # as if the build died between the .npz and its .json
+    fresh = FeatureStore(ws)
+    assert not any(fresh.has(t) for t in lost)
+    summary = fresh.build(progress=silent, workers=1)
+    assert summary["computed"] == len(lost) and summary["cached"] == 9 - len(lost)
+
+
+def test_old_single_files_are_read_and_not_recomputed(tmp_path, audio_folder):
+    audio, csv = audio_folder
+    ws = _workspace(tmp_path, "ws", audio, csv)
+    store = FeatureStore(ws)
+    old = store.path("track/0")
+    old.parent.mkdir(parents=True)
+    np.save(old, np.full((128, 7), 0.5, np.float16))  # what earlier versions wrote
+    summary = store.build(progress=silent, workers=1)
+    assert summary["computed"] == 8 and summary["cached"] == 1
+    np.testing.assert_array_equal(store.mel("track/0"), np.full((128, 7), 0.5, np.float32))
+
+
+def test_invalidate_drops_tracks_from_shards(tmp_path, audio_folder):
+    audio, csv = audio_folder
+    ws = _workspace(tmp_path, "ws", audio, csv)
+    FeatureStore(ws).build(progress=silent, workers=1)
+    store = FeatureStore(ws)
+    assert store.invalidate(["track/1", "track/2", "nope"]) == 2
+    assert not store.has("track/1") and store.has("track/3")
+    assert store.missing()[0] == ["track/1", "track/2"]
+
+
+def test_failed_audio_is_recorded_and_retried_only_when_it_changes(tmp_path, audio_folder):
+    audio, csv = audio_folder
+    ws = _workspace(tmp_path, "ws", audio, csv)
+    (audio / "clip4.flac").write_bytes(b"not audio")
+    store = FeatureStore(ws)
+    first = store.build(progress=silent, workers=2)
+    assert list(first["failed"]) == ["track/4"] and first["computed"] == 8
+    todo, known = store.missing()
+    assert todo == [] and "clip4.flac" in known["track/4"]
+    sf.write(audio / "clip4.flac", np.zeros(SR, np.float32), SR)  # fixed: retried
+    assert store.missing()[0] == ["track/4"]
+    assert store.build(progress=silent, workers=1)["failed"] == {}
+
+
+def test_write_shard_reports_undecodable_files(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....")
+    assert "bad.wav" in write_shard(tmp_path / "out", [("x", str(bad))])["x"]
+    assert not list((tmp_path / "out").glob("shard-*"))  # nothing to store: no empty shard
+
+
+def test_pools_use_the_idle_cores(monkeypatch):
+    from core import cores
+
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert cores.available_cores() == 4 and cores.idle_cores() == 4
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (2.8, 0.0, 0.0))
+    assert cores.idle_cores() == 1
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (30.0, 0.0, 0.0))
+    assert cores.idle_cores() == 1  # a loaded machine: one process, never none
