@@ -1,4 +1,4 @@
-"""Indexes: exact by default; above the size threshold IVF, HNSW and IVF-PQ (exact re-ranking) built,
+"""Indexes: exact by default; above the size threshold IVF, HNSW, IVF-SQ8 and IVF-PQ (exact re-ranking) built,
 tuned to the recall floor and timed, the fastest reaching it chosen, else exact; stored keyed by source."""
 
 from __future__ import annotations
@@ -73,10 +73,11 @@ def test_each_kind_matches_brute_force_within_its_measured_recall(clustered, kin
 
 def test_compressed_kind_takes_less_memory_and_re_ranks_from_the_memory_mapped_file(clustered):
     ws, emb = clustered
-    config = IndexConfig(approximate_above=1000, min_recall=0.9, recall_queries=200, kinds=("ivf", "ivfpq"),
-                         exact_if_faster=False, latency_queries=20)
+    config = IndexConfig(approximate_above=1000, min_recall=0.9, recall_queries=200,
+                         kinds=("ivf", "ivfsq8", "ivfpq"), exact_if_faster=False, latency_queries=20)
     meta = build_index(ws, emb, config)
-    assert meta["candidates"]["ivfpq"]["bytes_per_track"] < meta["candidates"]["ivf"]["bytes_per_track"] / 4
+    per_track = {kind: c["bytes_per_track"] for kind, c in meta["candidates"].items()}
+    assert per_track["ivfpq"] < per_track["ivfsq8"] < per_track["ivf"] / 2
     config = IndexConfig(approximate_above=1000, min_recall=0.9, recall_queries=200, kinds=("ivfpq",),
                          exact_if_faster=False, latency_queries=20)
     build_index(ws, emb, config)
@@ -133,7 +134,7 @@ def test_exact_search_beyond_memory_is_a_chunked_brute_force(clustered):
     config = IndexConfig(approximate_above=1000, compressed_above=2000, min_recall=0.9, recall_queries=100,
                          exact_if_faster=False, latency_queries=10)
     meta = build_index(ws, emb, config)
-    assert list(meta["candidates"]) == ["ivfpq"] and meta["exact"]["in_memory"] is False
+    assert sorted(meta["candidates"]) == ["ivfpq", "ivfsq8"] and meta["exact"]["in_memory"] is False
     assert np.array_equal(exact_top_k(emb.tracks, emb.tracks[:4], 10, chunk=700),
                           _brute_force(emb.tracks, emb.tracks[:4], 10))
     fallback = load_index(ws, emb, IndexConfig(approximate_above=1000, compressed_above=2000, min_recall=1.0))

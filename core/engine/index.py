@@ -4,15 +4,16 @@
   ``tracks.npy`` when loaded (a copy). At ``IndexConfig.compressed_above`` tracks
   and more, exact search is a chunked brute force over the memory-mapped file instead.
 * Above ``IndexConfig.approximate_above`` tracks, each approximate kind of
-  :mod:`core.engine.index_kinds` (IVF, HNSW, IVF-PQ with exact re-ranking) is
+  :mod:`core.engine.index_kinds` (IVF, HNSW, IVF-SQ8 and IVF-PQ with exact re-ranking) is
   built and tuned to the cheapest search parameters reaching ``min_recall``
   recall@10 against exact search, measured on the real embeddings (track
   queries, half of them randomly subspace-weighted, the query track itself not
   counted); then its one-query latency is measured, as is exact search's on
   the same queries. The fastest kind reaching the floor is chosen; exact search
   when none reaches it or when exact is as fast. From ``compressed_above``
-  tracks only IVF-PQ is built: it alone does not need the vectors in memory
-  (its candidates are re-ranked from ``tracks.npy`` opened with ``mmap_mode``).
+  tracks only the quantised kinds (IVF-PQ, IVF-SQ8) are built: they do not need
+  the vectors in memory (their candidates are re-ranked from ``tracks.npy``
+  opened with ``mmap_mode``).
 * The chosen index and every kind's measurements are stored in
   ``ws.indexes_dir/<model>/``, keyed by the embeddings' source key; an index
   below the configured recall is never used: the search falls back to exact
@@ -35,7 +36,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..workspace import Workspace
 from .embed import EmbeddingSet, embeddings_path
-from .index_kinds import (KINDS, ApproximateIndex, build_kind, exact_top_k, factory_string,
+from .index_kinds import (KINDS, RERANKED, ApproximateIndex, build_kind, exact_top_k, factory_string,
                           single_query_latency, tune)
 
 RECALL_K = 10
@@ -64,7 +65,7 @@ class IndexConfig:
     kinds : tuple of str
         Approximate kinds compared (:data:`core.engine.index_kinds.KINDS`).
     compressed_above : int
-        From this many tracks on, only the compressed kind (``ivfpq``) is built
+        From this many tracks on, only the quantised kinds (``ivfpq``, ``ivfsq8``) are built
         and exact search runs over the memory-mapped vectors (no in-memory copy).
     max_scan_fraction : float in (0, 1]
         An IVF kind may probe at most this fraction of its lists.
@@ -186,7 +187,7 @@ def build_approximate(vectors: np.ndarray, subspaces: dict[str, slice], config: 
                       log=lambda *a: None) -> tuple[ApproximateIndex | None, dict]:
     """Build, tune and time every configured kind on ``vectors``; keep the chosen one.
 
-    ``vectors`` may be a read-only memory map; the IVF-PQ kind re-ranks from it.
+    ``vectors`` may be a read-only memory map; the quantised kinds re-rank from it.
 
     Returns
     -------
@@ -200,7 +201,7 @@ def build_approximate(vectors: np.ndarray, subspaces: dict[str, slice], config: 
     """
     n, dim = vectors.shape
     in_memory = n < config.compressed_above
-    kinds = config.kinds if in_memory else ("ivfpq",)
+    kinds = config.kinds if in_memory else tuple(k for k in config.kinds if k in RERANKED) or RERANKED
     own, queries = recall_queries(vectors, subspaces, config.recall_queries, config.seed + 1)
     truth = _drop_self(exact_top_k(vectors, queries, RECALL_K + 1), own, RECALL_K)
     timed = queries[:config.latency_queries]
@@ -213,7 +214,7 @@ def build_approximate(vectors: np.ndarray, subspaces: dict[str, slice], config: 
         start = time.perf_counter()
         raw = build_kind(kind, vectors, config.seed)
         built = time.perf_counter() - start
-        approx = ApproximateIndex(kind, raw, {}, vectors if kind == "ivfpq" else None)
+        approx = ApproximateIndex(kind, raw, {}, vectors if kind in RERANKED else None)
         recall = tune(approx, queries, own, truth, RECALL_K, config.min_recall, config.max_scan_fraction,
                       _measured_recall)
         p50, p95 = single_query_latency(approx.search, timed, RECALL_K)
@@ -346,7 +347,7 @@ def load_index(ws: Workspace, emb: EmbeddingSet, config: IndexConfig = IndexConf
         if not current:
             meta = None
         elif meta["kind"] != "exact" and (directory / INDEX_FILE).is_file():
-            reranked = mapped_tracks(ws, emb) if meta["kind"] == "ivfpq" else None
+            reranked = mapped_tracks(ws, emb) if meta["kind"] in RERANKED else None
             approximate = ApproximateIndex(meta["kind"], faiss.read_index(str(directory / INDEX_FILE)),
                                            meta["params"], reranked)
     return TrackIndex(vectors, approximate, meta, config)

@@ -5,11 +5,13 @@ parameter raised until the measured recall@10 reaches the floor:
 
 * ``ivf``: inverted lists over full vectors (``IVF<nlist>,Flat``); ``nprobe``.
 * ``hnsw``: a navigable small-world graph over full vectors (``HNSW32,Flat``); ``efSearch``.
-* ``ivfpq``: inverted lists over product-quantised codes (``IVF<nlist>,PQ<m>``, a
-  few dozen bytes per track instead of ``4 * dim``); ``nprobe``, then the
-  number of candidates it proposes, re-ranked exactly against the full vectors
-  (which may be a read-only memory map of ``tracks.npy``: only the candidates'
-  rows are read). The only kind that fits catalogs whose vectors do not fit in memory.
+* ``ivfsq8``: inverted lists over 8-bit scalar-quantised vectors (``IVF<nlist>,SQ8``,
+  ``dim`` bytes per track instead of ``4 * dim``); ``nprobe``, then the number of
+  candidates it proposes, re-ranked exactly against the full vectors (which may
+  be a read-only memory map of ``tracks.npy``: only the candidates' rows are read).
+* ``ivfpq``: the same over product-quantised codes (``IVF<nlist>,PQ<m>``, ``dim / 4``
+  bytes per track), re-ranked likewise: the most compact kind, for catalogs
+  whose vectors do not fit in memory.
 
 A kind whose search would have to visit more than ``max_scan_fraction`` of the
 catalog is no faster than exact search; its tuning stops there, short of the floor.
@@ -22,7 +24,8 @@ import time
 import faiss
 import numpy as np
 
-KINDS = ("ivf", "hnsw", "ivfpq")
+KINDS = ("ivf", "ivfsq8", "ivfpq", "hnsw")  # hnsw last: the slowest to build
+RERANKED = ("ivfsq8", "ivfpq")  # quantised kinds: candidates re-ranked exactly against the full vectors
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 40
 EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
@@ -46,6 +49,8 @@ def factory_string(kind: str, n: int, dim: int) -> str:
         return f"IVF{n_lists(n)},Flat"
     if kind == "hnsw":
         return f"HNSW{HNSW_NEIGHBOURS},Flat"
+    if kind == "ivfsq8":
+        return f"IVF{n_lists(n)},SQ8"
     if kind == "ivfpq":
         # 8-bit codes need 256 x 39 training points per sub-quantiser; fewer bits on small catalogs
         bits = 8 if n >= 256 * 39 else 4
@@ -104,14 +109,14 @@ class ApproximateIndex:
     index : faiss.Index
         Trained and filled.
     params : dict
-        ``nprobe`` (IVF kinds), ``efSearch`` (hnsw), ``rerank`` (ivfpq: candidates re-ranked exactly).
+        ``nprobe`` (IVF kinds), ``efSearch`` (hnsw), ``rerank`` (quantised kinds: candidates re-ranked exactly).
     vectors : np.ndarray, optional
         The full vectors (a memory map will do); required for kinds that re-rank.
     """
 
     def __init__(self, kind: str, index: faiss.Index, params: dict, vectors: np.ndarray | None = None):
-        if kind == "ivfpq" and vectors is None:
-            raise ValueError("an ivfpq index re-ranks against the full vectors: pass them")
+        if kind in RERANKED and vectors is None:
+            raise ValueError(f"an {kind} index re-ranks against the full vectors: pass them")
         self.kind = kind
         self.index = index
         self.vectors = vectors
@@ -172,18 +177,18 @@ def tune(approx: ApproximateIndex, queries: np.ndarray, own: np.ndarray, truth: 
          min_recall: float, max_scan_fraction: float, recall_fn) -> float:
     """Set the cheapest parameters of ``approx`` reaching ``min_recall``; returns the recall reached.
 
-    For ``ivfpq``: the smallest ``nprobe`` reaching the floor with the most
+    For quantised kinds: the smallest ``nprobe`` reaching the floor with the most
     re-ranked candidates, then the fewest candidates keeping it there. When
     the floor is out of reach, the index keeps its most thorough parameters.
     """
-    rerank_default = {"rerank": RERANK_STEPS[-1]} if approx.kind == "ivfpq" else {}
+    rerank_default = {"rerank": RERANK_STEPS[-1]} if approx.kind in RERANKED else {}
     recall = 0.0
     for step in _steps(approx.kind, approx.index, max_scan_fraction):
         approx.set_params({**step, **rerank_default})
         recall = recall_fn(approx, queries, own, truth, k)
         if recall >= min_recall:
             break
-    if approx.kind == "ivfpq" and recall >= min_recall:
+    if approx.kind in RERANKED and recall >= min_recall:
         fixed = {key: v for key, v in approx.params.items() if key != "rerank"}
         for candidates in RERANK_STEPS:
             approx.set_params({**fixed, "rerank": candidates})
