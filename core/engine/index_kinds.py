@@ -9,7 +9,7 @@ parameter raised until the measured recall@10 reaches the floor:
   ``dim`` bytes per track instead of ``4 * dim``); ``nprobe``, then the number of
   candidates it proposes, re-ranked exactly against the full vectors (which may
   be a read-only memory map of ``tracks.npy``: only the candidates' rows are read).
-* ``ivfpq``: the same over product-quantised codes (``IVF<nlist>,PQ<m>``, ``dim / 4``
+* ``ivfpq``: the same over product-quantised codes (``IVF<nlist>,PQ<m>``, ``dim / 8``
   bytes per track), re-ranked likewise: the most compact kind, for catalogs
   whose vectors do not fit in memory.
 
@@ -29,7 +29,7 @@ RERANKED = ("ivfsq8", "ivfpq")  # quantised kinds: candidates re-ranked exactly 
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 40
 EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
-RERANK_STEPS = (50, 100, 200, 400, 800, 1600)
+RERANK_STEPS = (50, 100, 200, 400, 800, 1600, 3200, 6400)
 ADD_CHUNK = 100_000  # rows added per call: bounded temporary copies of a memory-mapped catalog
 
 
@@ -39,8 +39,8 @@ def n_lists(n: int) -> int:
 
 
 def pq_subquantizers(dim: int, bytes_per_code: int | None = None) -> int:
-    """Largest divisor of ``dim`` not above ``bytes_per_code`` (default ``dim // 4``: 4 dims per byte)."""
-    target = max(1, bytes_per_code or dim // 4)
+    """Largest divisor of ``dim`` not above ``bytes_per_code`` (default ``dim // 8``: 8 dims per byte)."""
+    target = max(1, bytes_per_code or dim // 8)
     return max(m for m in range(1, min(dim, target) + 1) if dim % m == 0)
 
 
@@ -92,7 +92,11 @@ def rerank(vectors: np.ndarray, queries: np.ndarray, candidates: np.ndarray,
     rows = np.full((len(queries), k), -1, dtype=np.int64)
     for i, (query, found) in enumerate(zip(queries, candidates)):
         found = np.unique(found[found >= 0])  # sorted: the memory map is read front to back
-        exact = np.asarray(vectors[found], dtype=np.float64) @ np.asarray(query, dtype=np.float64)
+        block = np.asarray(vectors[found], dtype=np.float32)
+        if len(found) > 4 * k:  # float32 scores shortlist; the margin covers their rounding
+            keep = np.sort(np.argpartition(-(block @ np.asarray(query, dtype=np.float32)), 4 * k)[:4 * k])
+            found, block = found[keep], block[keep]
+        exact = block.astype(np.float64) @ np.asarray(query, dtype=np.float64)
         order = np.lexsort((found, -exact))[:k]
         scores[i, :len(order)] = exact[order]
         rows[i, :len(order)] = found[order]
