@@ -9,9 +9,9 @@ Usage::
   synthetic 256-d tracks (4 x 64-d subspaces; unit vectors around 2,000 centres,
   so an IVF index has structure to find), at 10k, 100k, 200k and 1M tracks (not
   with ``--quick``), exact and the index chosen by :func:`build_approximate`.
-* ``index``: every index kind (IVF, HNSW, IVF-PQ with exact re-ranking) built and
+* ``index``: every index kind (IVF, HNSW, IVF-SQ8 and IVF-PQ with exact re-ranking) built and
   tuned by the engine's own chooser on ``--index-tracks`` vectors (default
-  200,000; 1,000,000 was run once, see ``bench/results/engine.txt``) drawn from a
+  100,000) drawn from a
   trained model's track-embedding distribution: a Gaussian mixture fitted to
   ``embeddings/<--index-model>/tracks.npy`` of ``--workspace`` in its principal
   subspace, plus isotropic noise at the residual variance (see
@@ -307,8 +307,8 @@ def main() -> int:
                         help="workspace whose models are used for extraction and the index section's distribution")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="parts to run (default: all)")
-    parser.add_argument("--index-tracks", type=int, default=200_000,
-                        help="vectors in the index section (default %(default)s; 1M builds for ~15 min on 2 cores)")
+    parser.add_argument("--index-tracks", type=int, default=100_000,
+                        help="vectors in the index section (default %(default)s; 1M takes far longer on 2 cores)")
     parser.add_argument("--index-model", default="lee-disentangled",
                         help="model whose track embeddings' distribution the index section samples")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "engine.txt"),
