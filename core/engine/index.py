@@ -179,7 +179,8 @@ def choose_kind(candidates: dict[str, dict], exact_p95_ms: float, min_recall: fl
         return "exact", reason
     fastest = min(reaching, key=lambda k: reaching[k]["p95_ms"])
     if exact_if_faster and exact_p95_ms <= reaching[fastest]["p95_ms"]:
-        return "exact", f"exact search (p95 {exact_p95_ms} ms) is as fast as {fastest} ({reaching[fastest]['p95_ms']} ms)"
+        return "exact", (f"exact search (p95 {exact_p95_ms} ms) is as fast as {fastest} "
+                         f"({reaching[fastest]['p95_ms']} ms)")
     return fastest, f"fastest kind reaching recall@10 {min_recall}"
 
 
@@ -218,7 +219,8 @@ def build_approximate(vectors: np.ndarray, subspaces: dict[str, slice], config: 
         recall = tune(approx, queries, own, truth, RECALL_K, config.min_recall, config.max_scan_fraction,
                       _measured_recall)
         p50, p95 = single_query_latency(approx.search, timed, RECALL_K)
-        candidates[kind] = {"factory": factory_string(kind, n, dim), "params": approx.params, "recall_at_10": round(recall, 4),
+        candidates[kind] = {"factory": factory_string(kind, n, dim), "params": approx.params,
+                            "recall_at_10": round(recall, 4),
                             "p50_ms": round(p50, 2), "p95_ms": round(p95, 2),
                             "bytes_per_track": round(approx.bytes_per_track(), 1),
                             "build_seconds": round(built, 1)}
