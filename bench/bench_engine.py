@@ -1,21 +1,32 @@
-"""Engine benchmark: query latency, IVF recall, UMAP fit times, embedding extraction throughput.
+"""Engine benchmark: query latency, index kinds on a model's distribution, UMAP fits, extraction.
 
 Usage::
 
-    python bench/bench_engine.py [--quick] [--workspace W]
+    python bench/bench_engine.py [--quick] [--workspace W] [--sections S ...]
+                                 [--index-tracks N] [--index-model M]
 
-* Query latency p50/p95 of text -> tracks and weighted subspace search over
+* ``queries``: latency p50/p95 of text -> tracks and weighted subspace search over
   synthetic 256-d tracks (4 x 64-d subspaces; unit vectors around 2,000 centres,
-  so an IVF index has structure to find), at 10k, 100k, 200k (the issue's
-  100 ms target) and 1M tracks (not with ``--quick``), exact and IVF, with the
-  recall@10 the IVF reached against exact search (measured at build time).
-* UMAP fit of 10k and 50k points: cold (fresh process, empty numba cache:
-  import + compile + fit) and warm (second fit in the same process); and
+  so an IVF index has structure to find), at 10k, 100k, 200k and 1M tracks (not
+  with ``--quick``), exact and the index chosen by :func:`build_approximate`.
+* ``index``: every index kind (IVF, HNSW, IVF-SQ8 and IVF-PQ with exact re-ranking) built and
+  tuned by the engine's own chooser on ``--index-tracks`` vectors (default
+  100,000) drawn from a
+  trained model's track-embedding distribution: a Gaussian mixture fitted to
+  ``embeddings/<--index-model>/tracks.npy`` of ``--workspace`` in its principal
+  subspace, plus isotropic noise at the residual variance (see
+  :func:`model_distribution`). Reference, same run, same queries: numpy brute
+  force and faiss ``IndexFlatIP``; every row prints its p95 ratio to numpy.
+  Recall@10 against exact search, bytes per track, build time.
+* ``umap``: UMAP fit of 10k and 50k points: cold (fresh process, empty numba
+  cache: import + compile + fit) and warm (second fit in the same process); and
   placing 100 new points with ``Projection.place`` (what the app does).
-* Extraction throughput (tracks/s) with the first model of ``--workspace`` if
+* ``extraction``: throughput (tracks/s) with the first model of ``--workspace`` if
   it has one, else the tests' fake model.
 
-Prints one table and writes it to ``bench/results/engine.txt``.
+faiss runs on 2 OpenMP threads for builds and batch recall; every timed
+search is one query on one thread (what the app does). Prints one table and
+writes it to ``bench/results/engine.txt``.
 """
 
 from __future__ import annotations
@@ -38,9 +49,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.engine import queries as q  # noqa: E402
-from core.engine.embed import EmbeddingSet, encode_tracks  # noqa: E402
+from core.engine.embed import EmbeddingSet, embeddings_path, encode_tracks  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
-from core.engine.index import IndexConfig, TrackIndex, build_ivf  # noqa: E402
+from core.engine.index import IndexConfig, TrackIndex, build_approximate, recall_queries  # noqa: E402
+from core.engine.index_kinds import single_query_latency  # noqa: E402
 
 DIM = 256
 SUBSPACES = {"genre": [0, 64], "mood": [64, 128], "instrument": [128, 192], "tempo": [192, 256]}
@@ -120,14 +132,113 @@ def bench_queries(n: int, rows: list) -> None:
         rows.append(("weighted subspace", n, variant, f"{p50:.1f} ms", f"{p95:.1f} ms", recall, note))
 
     run("exact (FlatIP)", "1", "")
-    config = IndexConfig(approximate_above=0, recall_queries=300)
+    config = IndexConfig(approximate_above=0, recall_queries=300, kinds=("ivf",), exact_if_faster=False)
     start = time.perf_counter()
-    ivf, meta = build_ivf(engine.emb.tracks, engine.emb.subspaces, config)
+    approx, meta = build_approximate(engine.emb.tracks, engine.emb.subspaces, config)
     build = time.perf_counter() - start
-    engine.index = TrackIndex(engine.emb.tracks, ivf, meta, config)
+    engine.index = TrackIndex(engine.emb.tracks, approx, meta, config)
     used = "" if engine.index.uses_approximate else "; below floor: exact used"
-    run(f"IVF nlist={meta['nlist']} nprobe={meta['nprobe']}", f"{meta['recall_at_10']:.3f}",
+    ivf = meta["candidates"]["ivf"]
+    run(f"{ivf['factory']} nprobe={ivf['params']['nprobe']}", f"{ivf['recall_at_10']:.3f}",
         f"build {build:.0f} s{used}")
+
+
+def model_distribution(source: np.ndarray, n: int, seed: int = 0, components: int = 32,
+                       explained: float = 0.99) -> np.ndarray:
+    """``n`` unit vectors drawn from a model's track-embedding distribution.
+
+    A Gaussian mixture (full covariances) is fitted to ``source`` in its
+    principal subspace (the fewest components explaining ``explained`` of the
+    variance); samples are mapped back and get isotropic Gaussian noise in the
+    remaining directions at the mean variance of the source's remaining principal
+    components, then are normalised
+    (the engine's vectors are unit length for cosine models). So the samples
+    keep the model's cluster structure and anisotropy, but are not copies of a
+    few hundred points with noise.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    source = np.asarray(source, dtype=np.float64)
+    pca = PCA(random_state=seed).fit(source)
+    rank = int(np.searchsorted(np.cumsum(pca.explained_variance_ratio_), explained) + 1)
+    rank = min(rank, len(source) // 4, source.shape[1])
+    reduced = pca.transform(source)[:, :rank]
+    mixture = GaussianMixture(min(components, len(source) // 10), covariance_type="full", reg_covar=1e-4,
+                              random_state=seed).fit(reduced)
+    spectrum = pca.explained_variance_[:len(source) - 1]  # the rest is zero: n points span n - 1 directions
+    residual = float(spectrum[rank:].mean()) if rank < len(spectrum) else 0.0
+    factors = np.linalg.cholesky(mixture.covariances_)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, source.shape[1]), dtype=np.float32)
+    for start in range(0, n, 100_000):  # in chunks: bounded temporary memory at 1M
+        stop = min(n, start + 100_000)
+        component = rng.choice(len(mixture.weights_), size=stop - start, p=mixture.weights_)
+        z = rng.standard_normal(size=(stop - start, rank), dtype=np.float32).astype(np.float64)
+        for c in range(len(mixture.weights_)):
+            mine = component == c
+            z[mine] = mixture.means_[c] + z[mine] @ factors[c].T
+        x = z @ pca.components_[:rank] + pca.mean_
+        noise = np.sqrt(residual) * rng.standard_normal(size=x.shape, dtype=np.float32)
+        noise -= (noise @ pca.components_[:rank].T) @ pca.components_[:rank]  # only outside the subspace
+        x += noise
+        out[start:stop] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def load_model_tracks(workspace: str | None, model: str) -> tuple[np.ndarray, dict, str]:
+    """A model's stored track embeddings and subspaces, or None when the workspace lacks them."""
+    from core.workspace import Workspace
+
+    if not workspace:
+        return None, {}, "no --workspace"
+    ws = Workspace.open(workspace)
+    directory = embeddings_path(ws, model)
+    if not (directory / "meta.json").is_file():
+        return None, {}, f"no embeddings of {model!r} in {workspace}"
+    emb = EmbeddingSet.read(directory, model)
+    return emb.tracks, emb.subspaces, f"{model!r}: {len(emb.tracks)} tracks, {emb.tracks.shape[1]}-d"
+
+
+def bench_index_kinds(n: int, workspace: str | None, model: str, rows: list) -> str:
+    """Every index kind vs brute force on ``n`` vectors from a model's distribution; returns the data note."""
+    source, subspaces, found = load_model_tracks(workspace, model)
+    if source is None:
+        raise SystemExit(f"the index section needs a model's embeddings ({found}); pass --workspace and "
+                         "--index-model, or leave 'index' out of --sections")
+    start = time.perf_counter()
+    x = model_distribution(source, n)
+    note = (f"index kinds: {n:,} vectors from a {min(32, len(source) // 10)}-component Gaussian mixture fitted to "
+            f"model {found} (principal subspace, residual noise; {time.perf_counter() - start:.0f} s)")
+    print(note, file=sys.stderr, flush=True)
+    config = IndexConfig(approximate_above=0, recall_queries=300, latency_queries=N_QUERIES)
+    own, queries = recall_queries(x, subspaces, config.recall_queries, config.seed + 1)
+    timed = queries[:N_QUERIES]
+
+    def numpy_search(query, k):
+        scores = x @ query[0]
+        top = np.argpartition(-scores, k)[:k]
+        return top[np.argsort(-scores[top])]
+
+    numpy_p50, numpy_p95 = single_query_latency(numpy_search, timed, 10)
+    task = "index kinds (model dist.)"
+    rows.append((task, n, "exact: numpy brute force (reference)", f"{numpy_p50:.1f} ms", f"{numpy_p95:.1f} ms",
+                 "1", f"p95 1.00x; {4 * x.shape[1]} bytes/track"))
+    start = time.perf_counter()
+    approx, meta = build_approximate(x, subspaces, config, log=lambda m: print(m, file=sys.stderr, flush=True))
+    total = time.perf_counter() - start
+    ex = meta["exact"]
+    rows.append((task, n, "exact: faiss IndexFlatIP", f"{ex['p50_ms']:.1f} ms", f"{ex['p95_ms']:.1f} ms", "1",
+                 f"p95 {ex['p95_ms'] / numpy_p95:.2f}x; {ex['bytes_per_track']:.0f} bytes/track"))
+    for kind, c in meta["candidates"].items():
+        params = " ".join(f"{k}={v}" for k, v in c["params"].items())
+        floor = "" if c["recall_at_10"] >= config.min_recall else "; below floor"
+        rows.append((task, n, f"{kind}: {c['factory']} {params}", f"{c['p50_ms']:.2f} ms", f"{c['p95_ms']:.2f} ms",
+                     f"{c['recall_at_10']:.3f}", f"p95 {c['p95_ms'] / numpy_p95:.2f}x; {c['bytes_per_track']:.0f} "
+                     f"bytes/track; build {c['build_seconds']:.0f} s{floor}"))
+    rows.append((task, n, f"chosen: {meta['kind']}", "", "", f"{meta['recall_at_10']:.3f}",
+                 f"{meta['reason']} (build+tune+time all kinds {total:.0f} s)"))
+    return note
 
 
 def bench_umap(n: int, rows: list) -> None:
@@ -186,25 +297,46 @@ def table(rows: list) -> str:
     return "\n".join([fmt(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [fmt(r) for r in rows[1:]])
 
 
+SECTIONS = ("queries", "index", "umap", "extraction")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the 1M-track queries")
     parser.add_argument("--workspace", default=os.environ.get("TAGSPACE_WORKSPACE"),
-                        help="workspace whose first model is timed for extraction")
+                        help="workspace whose models are used for extraction and the index section's distribution")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="parts to run (default: all)")
+    parser.add_argument("--index-tracks", type=int, default=100_000,
+                        help="vectors in the index section (default %(default)s; 1M takes far longer on 2 cores)")
+    parser.add_argument("--index-model", default="lee-disentangled",
+                        help="model whose track embeddings' distribution the index section samples")
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "engine.txt"),
+                        help="where the table is written (default %(default)s)")
     args = parser.parse_args()
+    faiss.omp_set_num_threads(2)
     rows: list = []
-    for n in (10_000, 100_000, 200_000) + (() if args.quick else (1_000_000,)):
-        bench_queries(n, rows)
-        print(f"queries at {n:,} done", file=sys.stderr, flush=True)
-    for n in (10_000, 50_000):
-        bench_umap(n, rows)
-        print(f"UMAP at {n:,} done", file=sys.stderr, flush=True)
-    bench_extraction(args.workspace, rows)
+    notes = []
+    if "queries" in args.sections:
+        for n in (10_000, 100_000, 200_000) + (() if args.quick else (1_000_000,)):
+            bench_queries(n, rows)
+            print(f"queries at {n:,} done", file=sys.stderr, flush=True)
+    if "index" in args.sections:
+        notes.append(bench_index_kinds(args.index_tracks, args.workspace, args.index_model, rows))
+    if "umap" in args.sections:
+        for n in (10_000, 50_000):
+            bench_umap(n, rows)
+            print(f"UMAP at {n:,} done", file=sys.stderr, flush=True)
+    if "extraction" in args.sections:
+        bench_extraction(args.workspace, rows)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = (f"Tagspace engine benchmark{' (--quick)' if args.quick else ''}, {stamp}\n"
-            f"machine: {machine()}\nk = 10, {N_QUERIES} queries per row\n\n{table(rows)}\n")
+    command = " ".join(sys.argv[1:])
+    text = (f"Tagspace engine benchmark ({command or 'defaults'}), {stamp}\n"
+            f"machine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end\n"
+            f"k = 10, {N_QUERIES} queries per row; one query on one thread per timing\n"
+            + "".join(f"{n}\n" for n in notes) + f"\n{table(rows)}\n")
     print(text)
-    out = ROOT / "bench" / "results" / "engine.txt"
+    out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return 0

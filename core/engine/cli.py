@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-worker", type=float, default=None,
                    help="--engine ray: GPUs of each model worker (default: 1 when the cluster has GPUs, else 0)")
     p.add_argument("--approximate-above", type=int, default=IndexConfig.approximate_above,
-                   help="build an IVF index above this many tracks (default %(default)s)")
+                   help="build approximate indexes (IVF, HNSW, IVF-PQ) above this many tracks (default %(default)s)")
     p.add_argument("--min-recall", type=float, default=IndexConfig.min_recall,
-                   help="recall@10 the IVF index must reach to be used (default %(default)s)")
+                   help="recall@10 an approximate index must reach to be used (default %(default)s)")
     p.set_defaults(func=_embed)
 
     p = sub.add_parser("project", help="fit and cache UMAP maps (models' joint spaces, word embeddings' tags)")
@@ -121,9 +121,10 @@ def _embed_models(ws, names: list[str], extract, config: IndexConfig, force: boo
             print(f"  cannot encode {failed['term']!r}: {failed['reason']}", file=sys.stderr)
         index = build_index(ws, emb, config, force=force)
         if index is not None:
-            usable = "used" if index["recall_at_10"] >= config.min_recall else "NOT used (exact search instead)"
-            print(f"  IVF index nlist={index['nlist']} nprobe={index['nprobe']} "
-                  f"recall@10={index['recall_at_10']}: {usable}")
+            for kind, c in index["candidates"].items():
+                print(f"  {kind} {c['factory']} {c['params']}: recall@10={c['recall_at_10']}, "
+                      f"p95 {c['p95_ms']} ms, {c['bytes_per_track']} bytes/track")
+            print(f"  exact p95 {index['exact']['p95_ms']} ms; using {index['kind']}: {index['reason']}")
     return 0
 
 

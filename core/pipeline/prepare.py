@@ -200,8 +200,6 @@ def _current_sets(ws: Workspace):
 
 
 def _index_current(ws: Workspace, emb, config) -> bool:
-    from dataclasses import asdict
-
     from ..engine.index import index_path
 
     if len(emb.track_ids) <= config.approximate_above:
@@ -211,7 +209,7 @@ def _index_current(ws: Workspace, emb, config) -> bool:
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError):
         return False
-    return meta.get("source") == emb.meta.get("source") and meta.get("config") == asdict(config)
+    return meta.get("source") == emb.meta.get("source") and meta.get("config") == config.as_json()
 
 
 def indexes_pending(ws: Workspace, config=None) -> list[str]:
