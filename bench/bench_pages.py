@@ -59,7 +59,7 @@ RUNNING = ("() => { const s = document.querySelector(\"[data-testid='stStatusWid
 
 def _finished(page, timeout_ms: int) -> None:
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
-    page.wait_for_selector("[data-testid='stMain'] [data-testid='stElementContainer']", timeout=timeout_ms)
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_ms)  # every page (and the bare one) has a title
     page.wait_for_function(RUNNING, timeout=timeout_ms)
 
 
@@ -90,13 +90,17 @@ def measure(browser, workspace: Path, bare_url: str, repeats: int) -> tuple[list
     rows, bare = [], []
     for name in PAGES:
         # a new app process per page, so each page's cold time includes its own loading
-        with streamlit_server(workspace) as url:
-            target = f"{url}/{name}"
-            cold = visit(browser, target)
-            warm = []
-            for i in range(repeats):
-                bare.append(visit(browser, f"{bare_url}/{('first', 'second')[i % 2]}"))
-                warm.append(visit(browser, target))
+        try:
+            with streamlit_server(workspace) as url:
+                target = f"{url}/{name}"
+                cold = visit(browser, target)
+                warm = []
+                for i in range(repeats):
+                    bare.append(visit(browser, f"{bare_url}/{('first', 'second')[i % 2]}"))
+                    warm.append(visit(browser, target))
+        except Exception as err:  # a page that does not finish is reported, and the other pages still run
+            print(f"{name}: {type(err).__name__}: {str(err).splitlines()[0]}", file=sys.stderr)
+            cold, warm = float("nan"), [float("nan")]
         rows.append((name, cold, warm))
     return rows, bare
 
