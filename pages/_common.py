@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import mimetypes
 import sys
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -27,7 +28,8 @@ def workspace_root() -> Path:
 
 
 @st.cache_resource(show_spinner="Opening workspace…")
-def _open_workspace(root: str) -> Workspace:
+def open_workspace(root: str) -> Workspace:
+    """The workspace at ``root``, opened once per process (raises :class:`TagspaceError` if absent)."""
     return Workspace.open(root)
 
 
@@ -58,19 +60,55 @@ def _researcher_gate(page_file: str | None) -> None:
     stop_unless_allowed(page_file)
 
 
-def workspace() -> Workspace:
-    """The workspace the app was started on; stops the page with a readable error if absent."""
-    page_file = sys._getframe(1).f_globals.get("__file__")
+def page_setup(page_file: str) -> Workspace:
+    """The first call of every page: app navigation, the visitor's access, then the workspace.
+
+    Parameters
+    ----------
+    page_file : str
+        The page's ``__file__``: a page run outside ``app.py`` is handed over to it, and a
+        visitor who may not see this page is stopped with a message.
+
+    Returns
+    -------
+    Workspace
+        The workspace the app was started on; the page stops with a readable error if it is absent.
+    """
     _ensure_app_navigation(page_file)
     _researcher_gate(page_file)
     from pages._build import wait_for_build
 
     wait_for_build(workspace_root(), Path(page_file).stem if page_file else "")  # a build still running
+    return workspace()
+
+
+def workspace() -> Workspace:
+    """The workspace the app was started on (opened once per process); stops the page with a readable error
+    if absent. Pages call :func:`page_setup` first."""
     try:
-        return _open_workspace(str(workspace_root()))
+        return open_workspace(str(workspace_root()))
     except TagspaceError as err:
         show_error(err)
         st.stop()
+
+
+#: How long a computed :func:`state_key` is reused (one page run asks many times; its players once each).
+STATE_KEY_SECONDS = 0.5
+_last_state: tuple[str, float, str] = ("", float("-inf"), "")
+
+
+def state_key(ws: Workspace) -> str:
+    """What the pages' caches are keyed by: changes when a watched workspace file changes
+    (:func:`core.views.state.workspace_state`), seen at most :data:`STATE_KEY_SECONDS` later."""
+    global _last_state
+    from core.views.state import workspace_state
+
+    root, when, key = _last_state
+    now = time.monotonic()
+    if root != str(ws.root) or now - when > STATE_KEY_SECONDS:
+        key = workspace_state(ws)
+        _last_state = (str(ws.root), now, key)  # one tuple: threads see the old or the new one, never a mix
+    return key
 
 
 def show_error(err: Exception, hint: str | None = None) -> None:
@@ -150,17 +188,13 @@ def player(track_id: str, window_s: float | None = 3.0, label: str | None = None
     The full clip is read only once the visitor turns on its "Full clip" toggle, never on every
     rerun; ``key`` tells apart the toggles of a track shown in several places on one page.
     """
-    from core.audio import audio_duration
-    from core.views.playback import excerpt_window
-
-    ws = workspace()
     try:
-        path = ws.audio_path(track_id)
+        path = audio_path(track_id)
         if full or window_s is None:
             st.audio(str(path))
             return
-        start, end = excerpt_window(audio_duration(path), window_s)
-        st.audio(_excerpt(str(path), start, end), format="audio/wav")
+        data, start, end = _excerpt(str(path), float(window_s))
+        st.audio(data, format="audio/wav")
         st.caption(f"{escape_markdown(label) + ' · ' if label else ''}excerpt {start:.2f}-{end:.2f} s")
         if st.toggle("Full clip", key=f"full_clip:{key}:{track_id}"):
             st.audio(str(path), format=mimetypes.guess_type(path.name)[0] or "audio/wav")
@@ -187,11 +221,52 @@ def result_table(frame, window_s: float | None, key: str, id_column: str = "id",
     return ids
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _excerpt(path: str, start: float, end: float) -> bytes:
-    from core.audio import excerpt_bytes
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _audio_paths(root: str, state: str) -> dict[str, str]:
+    """Track id -> audio path (relative to the audio root); shared by all sessions, never changed."""
+    tracks = workspace().catalog.tracks
+    return dict(zip(tracks["track_id"], tracks["audio_path"]))
 
-    return excerpt_bytes(path, start, end)
+
+def audio_path(track_id: str) -> Path:
+    """A track's audio file, never outside the audio root (a dictionary look-up, not a catalog scan per player)."""
+    from core.errors import VocabularyError
+    from core.paths import confined_path
+
+    ws = workspace()
+    rel = _audio_paths(str(ws.root), state_key(ws)).get(str(track_id))
+    if rel is None:
+        raise VocabularyError(f"unknown track id {track_id!r}")
+    return confined_path(ws.audio_root, rel)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _excerpt(path: str, window_s: float) -> tuple[bytes, float, float]:
+    """The WAV excerpt a player shows and its window: the file's header is read once, not on every rerun."""
+    from core.audio import audio_duration, excerpt_bytes
+    from core.views.playback import excerpt_window
+
+    start, end = excerpt_window(audio_duration(path), window_s)
+    return excerpt_bytes(path, start, end), start, end
+
+
+def result_rows(hits, window_s: float | None, key: str, titles: dict[str, str] | None = None,
+                numbered: bool = False) -> None:
+    """One row per hit: title, id and score beside the hit's player.
+
+    ``titles`` maps track ids to titles (hits without one show their id only); ``numbered``
+    puts the rank in front; ``key`` tells apart the players of several lists on one page.
+    """
+    for rank, hit in enumerate(hits, start=1):
+        c1, c2 = st.columns([2, 3])
+        if titles is None:
+            c1.write(f"{code_span(hit.id)} · {hit.score:.3f}")
+        else:
+            title = escape_markdown(titles.get(hit.id, hit.id))
+            c1.markdown(f"{f'{rank}. ' if numbered else ''}**{title}** · {code_span(hit.id)} · "
+                        f"{'' if numbered else 'score '}{hit.score:.3f}")
+        with c2:
+            player(hit.id, window_s, key=key)
 
 
 def clip_upload(label: str = "Audio clip (wav, flac, ogg, mp3)", key: str = "upload",
@@ -218,6 +293,19 @@ def clip_upload(label: str = "Audio clip (wav, flac, ogg, mp3)", key: str = "upl
     return data, upload.name
 
 
+def has_text_side(config: dict) -> bool:
+    """Whether a model (its ``config.json``) maps text into its space: its recorded capabilities, else
+    asked of the model's class (configs written before capabilities were recorded)."""
+    from core.families import model_class
+
+    if "capabilities" in config:
+        return "text" in config["capabilities"]
+    try:
+        return bool(model_class(config.get("family", "")).has_text)
+    except TagspaceError:  # a family this version does not know: not offered
+        return False
+
+
 def picked_engine(label: str = "Model", require=None):
     """Model picker plus its loaded engine and playback window; stops the page with a message if none.
 
@@ -235,3 +323,61 @@ def picked_engine(label: str = "Model", require=None):
         show_error(err)
         st.stop()
     return name, eng, eng.model.input_seconds if eng.model is not None else None
+
+
+# ---------------------------------------------------------------- tracks
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _track_titles(root: str, state: str) -> dict[str, str]:
+    """Shared by all sessions and never changed (a resource: not copied on every call, unlike cached data)."""
+    tracks = workspace().catalog.tracks
+    return dict(zip(tracks["track_id"], tracks["title"]))
+
+
+def track_titles() -> dict[str, str]:
+    """Track id -> title of the workspace's catalog, built once per catalog (not on every rerun)."""
+    ws = workspace()
+    return _track_titles(str(ws.root), state_key(ws))
+
+
+def track_picker(label: str, key: str, default: str | None = None, search_label: str | None = None) -> str | None:
+    """Search the catalog by title, artist or id and pick one track (None when nothing matches).
+
+    The search box has key ``q_<key>``, the select box ``sel_<key>``.
+    """
+    from core.engine.queries import search_tracks
+
+    query = st.text_input(search_label or f"{label}: search title, artist or id", key=f"q_{key}",
+                          max_chars=MAX_QUERY_CHARS)
+    try:
+        found = search_tracks(workspace().catalog, query, limit=200)
+    except TagspaceError as err:
+        show_error(err)
+        return None
+    if found.empty:
+        st.caption("no track matches")
+        return None
+    ids = found["track_id"].tolist()
+    names = dict(zip(found["track_id"], found["title"]))
+    index = ids.index(default) if default in ids else 0
+    return st.selectbox(label, ids, index=index, key=f"sel_{key}", format_func=lambda t: f"{names[t]} · {t}")
+
+
+def track_or_clip(label: str, picker_label: str, key: str, default: str | None = None,
+                  upload_label: str = "Audio clip (wav, flac, ogg, mp3)", preview: bool = False,
+                  no_upload: str | None = None) -> tuple[str | bytes | None, str | None]:
+    """A query that is a catalog track or an uploaded clip, chosen with a radio labelled ``label``.
+
+    Returns
+    -------
+    (track id, None), (clip bytes, file name), or (None, None) when nothing is chosen yet.
+        The picker's widgets have keys ``q_<key>``/``sel_<key>``, the radio ``src_<key>``, the
+        upload box ``<key>_upload``. ``no_upload``: why this model takes no audio (uploads are
+        then not offered, and the reason is shown).
+    """
+    source = st.radio(label, ["Catalog track"] if no_upload else ["Catalog track", "Upload a clip"],
+                      horizontal=True, key=f"src_{key}")
+    if no_upload:
+        st.caption(f"Uploads are off: {escape_markdown(no_upload)}.")
+    if source == "Catalog track":
+        return track_picker(picker_label, key, default=default), None
+    return clip_upload(upload_label, key=f"{key}_upload", preview=preview)

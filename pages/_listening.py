@@ -19,8 +19,7 @@ from core.listening.db import open_db
 from core.listening.researcher import (SIGN_IN_PARAM, SignInLinks, SignInThrottle, announce_sign_in_link,
                                        researcher_credential, sign_in)
 from core.listening.roles import explorer_sign_in_required, page_allowed, sign_in_setting
-from core.workspace import Workspace
-from pages._common import show_error, workspace_root
+from pages._common import open_workspace, show_error, workspace_root
 
 #: Session-state keys: signed in as a researcher; this browser session opened a rater link.
 RESEARCHER = "_tagspace_researcher"
@@ -32,7 +31,7 @@ PAGE_KINDS = {"listening_design.py": "researcher", "listening_rate.py": "rater"}
 # ------------------------------------------------------------------ database
 @st.cache_resource(show_spinner=False)
 def _open_listening_db(root: str):
-    return open_db(Workspace.open(root))
+    return open_db(open_workspace(root))
 
 
 def listening_db(ws):
@@ -41,11 +40,6 @@ def listening_db(ws):
 
 
 # ---------------------------------------------------------- researcher state
-@st.cache_resource(show_spinner=False)
-def _workspace(root: str) -> Workspace:
-    return Workspace.open(root)
-
-
 @st.cache_resource(show_spinner=False)
 def _throttle() -> SignInThrottle:
     return SignInThrottle()
@@ -149,7 +143,7 @@ def handle_sign_in_link() -> None:
     """Sign this session in with a one-time link (``?signin=TOKEN``; the token leaves the URL either way),
     and print a new link in the terminal when no password is set and none is open."""
     try:
-        _announce_link(_workspace(str(workspace_root())))
+        _announce_link(open_workspace(str(workspace_root())))
     except TagspaceError:  # no workspace yet: the pages say so
         pass
     token = st.query_params.get(SIGN_IN_PARAM)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.compare.capabilities import engine_capabilities, shared_query_kinds
 from core.compare.export import csv_bytes, m3u_playlist, track_table
-from core.compare.maps import linked_map_figure, shared_track_points
+from core.compare.maps import linked_map_figure, linked_map_trace_ids, shared_track_points
 from core.compare.metrics import difference_figure, metric_difference_table, tag_difference_table
 from core.compare.neighbourhoods import cache_key, cached_comparison
 from core.compare.rankings import compare_query
@@ -22,8 +22,8 @@ from core.fileio import file_hash
 from core.views.map import COLOR_BY, map_points, selected_ids, split_selection
 from core.views.playback import window_caption
 from core.views.text import MAX_QUERY_CHARS, escape_markdown
-from pages._common import (clip_upload, engine, player, result_table, set_url, show_error, url_text, url_value,
-                           workspace)
+from pages._common import (clip_upload, engine, page_setup, player, result_table, set_url, show_error, url_text,
+                           url_value)
 
 VIEWS = {"maps": "Linked maps", "query": "One query, two lists", "metrics": "Metric differences",
          "disagree": "Disagreements"}
@@ -79,7 +79,8 @@ def _exports(ws, frame, name: str, key: str) -> None:
 
 # ------------------------------------------------------------------- views
 def _on_map_select(chart_key: str) -> None:
-    ids, _ = split_selection(selected_ids(st.session_state.get(chart_key)))
+    ids, _ = split_selection(selected_ids(st.session_state.get(chart_key),
+                                          st.session_state.get(f"{chart_key}_trace_ids")))
     if ids:  # a redrawn map reports no selection: keep the last one until a new one or Clear
         st.session_state[SELECTION] = (chart_key, ids)
 
@@ -105,6 +106,8 @@ def maps_view(ws, a: str, b: str, window) -> None:
     for col, name, points, key, label in ((left, a, points_a, "compare_map_a", "A"),
                                           (right, b, points_b, "compare_map_b", "B")):
         with col:
+            # a selection names points by (trace, index): the ids of what is drawn now
+            st.session_state[f"{key}_trace_ids"] = linked_map_trace_ids(points, selected)
             st.plotly_chart(linked_map_figure(points, color_by, selected, f"{label}: {name}"),
                             on_select=lambda k=key: _on_map_select(k), selection_mode=("points", "box", "lasso"),
                             key=key)
@@ -314,8 +317,8 @@ def disagreement_view(ws, a: str, b: str, eng_a, eng_b, k: int, window) -> None:
 
 
 # -------------------------------------------------------------------- page
+ws = page_setup(__file__)
 st.title("Compare two models")
-ws = workspace()
 names = ws.model_names()
 if len(names) < 2:
     st.warning("Comparing needs two models in this workspace. Train one with `python -m core train`.")

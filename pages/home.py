@@ -6,10 +6,36 @@ from core.views.health import workspace_problems
 from core.views.summary import headline_metrics, load_evaluation, model_configs, splits_table, track_table
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from pages._build import build_progress, run_active
-from pages._common import player, workspace, workspace_root
+from pages._common import page_setup, player, state_key, workspace, workspace_root
 
-ws = workspace()
-info = ws.info()
+ws = page_setup(__file__)
+state = state_key(ws)
+
+
+# Each is computed once per workspace state (``state`` changes when a watched file does), not on every visit.
+@st.cache_data(show_spinner=False, max_entries=8)
+def _info(root: str, state: str) -> dict:
+    return workspace().info()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _models(root: str, state: str):
+    ws = workspace()
+    return headline_metrics(load_evaluation(ws), ws.model_names(), model_configs(ws))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _problems(root: str, state: str):
+    """What needs attention (checks every audio path: once per state, not per visit)."""
+    return workspace_problems(workspace())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _tracks(root: str, state: str, query: str):
+    return track_table(workspace().catalog, query)
+
+
+info = _info(str(ws.root), state)
 
 st.title("Tagspace")
 st.caption(f"Workspace **{escape_markdown(info['name'])}** at {code_span(info['workspace'])}")
@@ -34,31 +60,38 @@ with right:
     st.dataframe(splits_table(info["splits"]), hide_index=True)
 
 st.subheader("Models")
-models = headline_metrics(load_evaluation(ws), info["models"], model_configs(ws))
+models = _models(str(ws.root), state)
 if models.empty:
     st.info("No trained models yet.")
 else:
     st.dataframe(models, hide_index=True, width="stretch")
 
-problems = [] if run_active(ws.root) else workspace_problems(ws)  # during a build: its progress, above
+problems = [] if run_active(ws.root) else _problems(str(ws.root), state)  # during a build: its progress, above
 if problems:
     st.subheader("Needs attention")
     for p in problems:
         (st.error if p.severity == "error" else st.warning)(f"{escape_markdown(p.what)}. Fix: {p.fix}")
 
-st.subheader("Tracks")
-query = st.text_input("Filter tracks (id, title, artist or tag)", key="home_filter", max_chars=MAX_QUERY_CHARS)
-table = track_table(ws.catalog, query)
-page_size = 10
-pages = max(1, -(-len(table) // page_size))
-page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
-shown = table.iloc[(page - 1) * page_size: page * page_size]
-st.dataframe(shown, hide_index=True, width="stretch")
-for row in shown.itertuples():
-    c1, c2 = st.columns([1, 3])
-    c1.write(f"**{escape_markdown(row.title)}** · {code_span(row.track_id)}")
-    with c2:
-        player(row.track_id, key="home")
+
+@st.fragment
+def track_list() -> None:
+    """The filtered, paged track table with players: its widgets rerun this part of the page only."""
+    st.subheader("Tracks")
+    query = st.text_input("Filter tracks (id, title, artist or tag)", key="home_filter", max_chars=MAX_QUERY_CHARS)
+    table = _tracks(str(ws.root), state, query)
+    page_size = 10
+    pages = max(1, -(-len(table) // page_size))
+    page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
+    shown = table.iloc[(page - 1) * page_size: page * page_size]
+    st.dataframe(shown, hide_index=True, width="stretch")
+    for row in shown.itertuples():
+        c1, c2 = st.columns([1, 3])
+        c1.write(f"**{escape_markdown(row.title)}** · {code_span(row.track_id)}")
+        with c2:
+            player(row.track_id, key="home")
+
+
+track_list()
 
 with st.expander("Use another workspace"):
     st.markdown(

@@ -21,7 +21,7 @@ from core.listening.db import list_tests, plays_frame, trials_frame
 from core.listening.design import OFFSETS, QUESTIONS, SOURCES, StudyDesign, create_test, model_versions
 from core.listening.export import FORMATS, table_bytes
 from core.listening.scoring import VECTOR_LEVELS, workspace_embedders
-from pages._common import show_error, workspace
+from pages._common import page_setup, show_error
 from pages._listening import listening_db, researcher_sign_in
 
 SOURCE_LABELS = {"random": "Random triplets per dimension", "retrieval": "From a model's retrieval results",
@@ -153,9 +153,8 @@ def _report_tab(ws, db) -> None:
             next(cols).download_button(f"{name}.{fmt}", table_bytes(frame, fmt), f"{test_id}_{name}.{fmt}", mime[fmt])
 
 
-def main() -> None:
+def main(ws) -> None:
     st.title("Listening tests")
-    ws = workspace()
     if not researcher_sign_in(ws):
         return
     try:
@@ -171,4 +170,4 @@ def main() -> None:
         show_error(err)
 
 
-main()
+main(page_setup(__file__))

@@ -18,7 +18,7 @@ from core.listening.rater_input import MalformedReport, parse_player_report
 from core.listening.session import (clip_data_url, give_consent, headphone_tone, headphone_trials, next_trial,
                                     question_text, record_answer, record_headphone_check, record_plays,
                                     session_info, start_session)
-from pages._common import show_error, workspace
+from pages._common import page_setup, show_error
 from pages._listening import listening_db, mark_rater_session
 
 
@@ -124,9 +124,8 @@ def _trial(ws, db, session_id: str) -> None:
     _retry_pending(db, session_id, view.trial_id)
 
 
-def main() -> None:
+def main(ws) -> None:
     st.title("Listening test")
-    ws = workspace()
     params = st.query_params
     try:
         db = listening_db(ws)
@@ -150,4 +149,4 @@ def main() -> None:
         show_error(err)
 
 
-main()
+main(page_setup(__file__))

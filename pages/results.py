@@ -7,14 +7,44 @@ from core.evaluation.report import CAPTIONS, comparison_table, results_intervals
 from core.views.summary import load_evaluation
 from core.views.results import comparison_figure, metric_bars, published_bars, table_with_intervals
 from core.views.text import escape_markdown
-from pages._common import workspace
+from pages._common import page_setup, state_key, workspace
 
+ws = page_setup(__file__)
 st.title("Results")
-ws = workspace()
-evaluation = load_evaluation(ws)
-if evaluation is None:
+
+
+@st.cache_resource(show_spinner="Reading the evaluation…", max_entries=4)
+def _results(root: str, state: str) -> dict | None:
+    """Every table and figure of this page, built once per workspace state (not on every visit).
+
+    Shared by all sessions and never changed after it is built.
+    """
+    evaluation = load_evaluation(workspace())
+    if evaluation is None:
+        return None
+    tables = results_tables(evaluation)
+    intervals = results_intervals(evaluation)
+    published = published_numbers()
+    published_frames = published_tables()
+    sections = []
+    for key, frame in tables.items():
+        meta = published.get(key) if key in published_frames else None
+        sections.append({
+            "key": key, "frame": table_with_intervals(frame, intervals[key]),
+            "figure": metric_bars(frame, intervals[key]), "published": meta,
+            "published_figure": published_bars(published_frames[key], meta["id_columns"], meta["label"],
+                                               meta["dataset"]) if meta else None})
+    comparisons = comparison_table(evaluation)
+    return {"evaluation": evaluation, "sections": sections, "comparisons": comparisons,
+            "comparison_figure": None if comparisons.empty else comparison_figure(evaluation),
+            "others": [(published[k], published_frames[k]) for k in published_frames if k not in tables]}
+
+
+results = _results(str(ws.root), state_key(ws))
+if results is None:
     st.warning(f"No evaluation yet. Run `python -m core evaluate --workspace {ws.root}`.")
     st.stop()
+evaluation = results["evaluation"]
 st.caption(f"Measured on the **{evaluation.get('split', 'test')}** split of this workspace "
            f"(created {evaluation.get('created', '?')}). Numbers come from `{ws.evaluation_path}`. "
            "Error bars are 95% bootstrap intervals (test tracks, or tags for per-tag metrics, resampled).")
@@ -24,42 +54,36 @@ for name, entry in sorted(evaluation.get("models", {}).items()):
         st.info(f"{escape_markdown(name)}: {escape_markdown(entry['details']['vectors'])}; "
                 f"{escape_markdown(entry['details']['track_triplets_skipped'])}.")
 
-tables = results_tables(evaluation)
-intervals = results_intervals(evaluation)
-published = published_numbers()
-published_frames = published_tables()
-for key, frame in tables.items():
+for section in results["sections"]:
+    key, meta = section["key"], section["published"]
     st.subheader(CAPTIONS[key])
-    ours, theirs = st.columns([3, 2]) if key in published_frames else (st.container(), None)
+    ours, theirs = st.columns([3, 2]) if meta else (st.container(), None)
     with ours:
         st.markdown("**This workspace**")
-        figure = metric_bars(frame, intervals[key])
-        if figure is not None:
-            st.plotly_chart(figure, key=f"results-{key}", width="stretch")
-        st.dataframe(table_with_intervals(frame, intervals[key]), hide_index=True, width="stretch")
+        if section["figure"] is not None:
+            st.plotly_chart(section["figure"], key=f"results-{key}", width="stretch")
+        st.dataframe(section["frame"], hide_index=True, width="stretch")
     if theirs is not None:
         with theirs:
-            meta = published[key]
             st.markdown(f"**Published** — {meta['source']}")
-            figure = published_bars(published_frames[key], meta["id_columns"], meta["label"], meta["dataset"])
-            if figure is not None:
-                st.plotly_chart(figure, key=f"published-{key}", width="stretch")
+            if section["published_figure"] is not None:
+                st.plotly_chart(section["published_figure"], key=f"published-{key}", width="stretch")
             st.caption(f"{meta['label']}: measured on {meta['dataset']}, a different dataset; context, not a target.")
 
-comparisons = comparison_table(evaluation)
+comparisons = results["comparisons"]
 if not comparisons.empty:
     st.subheader("Paired comparisons: A - B with its 95% paired bootstrap interval")
     st.caption("**not distinguishable**: the interval contains 0, so this test split cannot tell the two apart.")
-    st.plotly_chart(comparison_figure(evaluation), key="results-comparisons", width="stretch")
-    st.dataframe(comparisons.style.format(precision=3, na_rep="–"), hide_index=True, width="stretch")
+    st.plotly_chart(results["comparison_figure"], key="results-comparisons", width="stretch")
+    numbers = comparisons.select_dtypes("float").columns
+    st.dataframe(comparisons, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in numbers})
 
 for name, message in sorted(evaluation.get("errors", {}).items()):
     st.error(f"{name} could not be evaluated: {message}")
 
-others = [k for k in published_frames if k not in tables]
-if others:
+if results["others"]:
     with st.expander("Other published numbers"):
-        for key in others:
-            meta = published[key]
+        for meta, frame in results["others"]:
             st.markdown(f"**{meta['source']}** — {meta['label']}: {meta['dataset']}")
-            st.dataframe(published_frames[key], hide_index=True, width="stretch")
+            st.dataframe(frame, hide_index=True, width="stretch")

@@ -8,10 +8,18 @@ from core.errors import TagspaceError
 from core.views.text import MAX_QUERY_CHARS, escape_markdown
 from core.views.words import MAX_PAIRS, compare_phrase, pair_cosine_frame
 from core.words.compare import README_PAIRS, music_vocabulary
-from pages._common import set_url, show_error, url_text, word_vectors, workspace
+from pages._common import page_setup, set_url, show_error, state_key, url_text, word_vectors, workspace
 
+ws = page_setup(__file__)
 st.title("Words: general vs musical")
-ws = workspace()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _music_vocabulary(root: str, state: str) -> frozenset[str]:
+    """The taxonomy and catalog terms, gathered once per workspace state (not on every rerun)."""
+    return music_vocabulary(workspace())
+
+
 names = ws.word_embedding_names()
 if len(names) < 1:
     st.warning("This workspace has no word embeddings. Build them with `python -m core words build` "
@@ -30,19 +38,23 @@ left = c1.selectbox("General embedding", general, key="left")
 right = c2.selectbox("Musical embedding", musical, key="right")
 chosen = {left: loaded[left], right: loaded[right]}
 
-phrase = st.text_input("Word or phrase", value=url_text("word", "house"), key="word", max_chars=MAX_QUERY_CHARS)
-set_url(word=phrase)
-k = st.slider("Neighbours", 5, 30, 10, key="nk")
-min_count = st.number_input("Minimum training count (embeddings with counts only; rare tokens are noisy)",
-                            min_value=1, value=2, step=1, key="min_count")
-music_terms = music_vocabulary(ws)
 
-try:
-    result = compare_phrase(chosen, phrase, k, music_terms, min_count=int(min_count)) if phrase.strip() else None
-except TagspaceError as err:
-    show_error(err)
-    result = None
-if result is not None:
+@st.fragment
+def neighbours() -> None:
+    """Neighbours of a phrase in both embeddings: its widgets rerun this part of the page only."""
+    phrase = st.text_input("Word or phrase", value=url_text("word", "house"), key="word", max_chars=MAX_QUERY_CHARS)
+    set_url(word=phrase)
+    k = st.slider("Neighbours", 5, 30, 10, key="nk")
+    min_count = st.number_input("Minimum training count (embeddings with counts only; rare tokens are noisy)",
+                                min_value=1, value=2, step=1, key="min_count")
+    music_terms = _music_vocabulary(str(ws.root), state_key(ws))
+    try:
+        result = compare_phrase(chosen, phrase, k, music_terms, min_count=int(min_count)) if phrase.strip() else None
+    except TagspaceError as err:
+        show_error(err)
+        return
+    if result is None:
+        return
     cols = st.columns(2)
     for col, name in zip(cols, chosen):
         with col:
@@ -52,31 +64,37 @@ if result is not None:
                 continue
             st.caption(escape_markdown(f"looked up as {result.lookups[name]}"))
             table = result.tables[name]
-            st.dataframe(table.style.format(precision=3).apply(
-                lambda row: ["font-weight: bold; background-color: #e7f5ff" if row["music term"] else ""] * len(row),
-                axis=1), hide_index=True, width="stretch")
+            st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")  # cosines to 3 decimals
     if result.overlap is not None:
         m1, m2 = st.columns(2)
         m1.metric("Neighbour overlap", f"{result.overlap:.2f}")
         m2.metric("Rank correlation (Spearman)", f"{result.spearman:.2f}")
-    st.caption("Music terms (highlighted) are words in the genre taxonomy or the catalog's tags.")
+    st.caption("Music terms (ticked) are words in the genre taxonomy or the catalog's tags.")
 
-st.subheader("Pair cosines")
-pairs = pd.DataFrame(list(README_PAIRS) + [("jungle", "drum and bass"), ("soul", "funk")], columns=["a", "b"])
-edited = st.data_editor(pairs, num_rows="dynamic", key="pairs", hide_index=True,
-                        column_config={c: st.column_config.TextColumn(c, max_chars=MAX_QUERY_CHARS) for c in "ab"})
-pair_list = [(str(a).strip(), str(b).strip()) for a, b in edited.itertuples(index=False) if str(a).strip() and str(b).strip()]
-if len(pair_list) > MAX_PAIRS:
-    st.caption(f"Comparing the first {MAX_PAIRS} of {len(pair_list)} pairs.")
-    pair_list = pair_list[:MAX_PAIRS]
-try:
-    frame = pair_cosine_frame(chosen, pair_list) if pair_list else None
-except TagspaceError as err:
-    show_error(err)
-    frame = None
-if frame is not None:
-    st.plotly_chart(px.bar(frame, x="pair", y="cosine", color="embedding", barmode="group",
-                           range_y=[-0.2, 1.0], height=380), key="pair_chart")
-    missing = frame[frame["note"] != ""]
-    if len(missing):
-        st.caption("Missing: " + escape_markdown("; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples())))
+
+@st.fragment
+def pair_cosines() -> None:
+    """Cosines of editable word pairs: editing the table reruns this part of the page only."""
+    st.subheader("Pair cosines")
+    pairs = pd.DataFrame(list(README_PAIRS) + [("jungle", "drum and bass"), ("soul", "funk")], columns=["a", "b"])
+    edited = st.data_editor(pairs, num_rows="dynamic", key="pairs", hide_index=True,
+                            column_config={c: st.column_config.TextColumn(c, max_chars=MAX_QUERY_CHARS) for c in "ab"})
+    pair_list = [(str(a).strip(), str(b).strip()) for a, b in edited.itertuples(index=False) if str(a).strip() and str(b).strip()]
+    if len(pair_list) > MAX_PAIRS:
+        st.caption(f"Comparing the first {MAX_PAIRS} of {len(pair_list)} pairs.")
+        pair_list = pair_list[:MAX_PAIRS]
+    try:
+        frame = pair_cosine_frame(chosen, pair_list) if pair_list else None
+    except TagspaceError as err:
+        show_error(err)
+        return
+    if frame is not None:
+        st.plotly_chart(px.bar(frame, x="pair", y="cosine", color="embedding", barmode="group",
+                               range_y=[-0.2, 1.0], height=380), key="pair_chart")
+        missing = frame[frame["note"] != ""]
+        if len(missing):
+            st.caption("Missing: " + escape_markdown("; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples())))
+
+
+neighbours()
+pair_cosines()

@@ -7,6 +7,7 @@ covered by the browser tests (tests/test_app_browser.py).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -211,3 +212,18 @@ def test_an_uploaded_clip_is_decoded_once_across_reruns(app, tiny_workspace, mon
     _no_errors(at)
     assert at.dataframe[0].value["id"].tolist()[:len(first)] != first
     assert decodes == ["my clip.wav"]  # four runs with the clip, one decode
+
+
+# ------------------------------------------------------------------ structure
+@pytest.mark.parametrize("page", sorted(p.name for p in (Path(__file__).parents[1] / "pages").glob("[!_]*.py")))
+def test_every_page_calls_page_setup_first(page):
+    """The first thing a page runs is ``page_setup(__file__)``: navigation, access gate, workspace."""
+    import ast
+
+    tree = ast.parse((Path(__file__).parents[1] / "pages" / page).read_text())
+    skipped = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+    first = next(node for node in tree.body
+                 if not isinstance(node, skipped) and any(isinstance(n, ast.Call) for n in ast.walk(node)))
+    calls = [n for n in ast.walk(first) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "page_setup"]
+    assert calls, f"pages/{page}: line {first.lineno} runs before page_setup(__file__)"
+    assert [getattr(a, "id", None) for a in calls[0].args] == ["__file__"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..views.map import map_figure
+from ..views.map import map_figure, map_trace_ids
 
 #: Name of the trace that rings the selected tracks.
 SELECTION_TRACE = "selected"
@@ -56,3 +56,16 @@ def linked_map_figure(points: pd.DataFrame, color_by: str, selected: list[str], 
     fig.update_layout(height=height, title={"text": title, "x": 0.01}, showlegend=False,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
+
+
+def linked_map_trace_ids(points: pd.DataFrame, selected: list[str]) -> list[list[str]]:
+    """The ids of each trace of :func:`linked_map_figure` (same arguments), point by point.
+
+    A selection event names points by (trace, index within the trace): see
+    :func:`core.views.map.map_trace_ids` and :func:`core.views.map.selected_ids`.
+    """
+    ids = map_trace_ids(points, show_tags=False)
+    chosen = points[points["id"].isin(set(selected))]
+    if len(chosen):
+        ids.append(chosen["id"].tolist())
+    return ids
