@@ -79,6 +79,8 @@ def test_map_box_selection_lists_tracks_with_players(page, app_url, tiny_workspa
     page.get_by_text("selected track(s)").wait_for(timeout=30_000)
     page.locator("audio").first.wait_for(timeout=30_000)
     n = int(page.get_by_text("selected track(s)").inner_text().split()[0])
+    # players arrive one element at a time: wait for all of them (or fail after 30 s)
+    page.wait_for_function("n => document.querySelectorAll('audio').length >= n", arg=min(n, 20), timeout=30_000)
     assert n >= 1 and page.locator("audio").count() >= min(n, 20)
     screenshot(page, "map-selection")
 
