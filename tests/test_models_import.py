@@ -20,6 +20,7 @@ import torch
 from core.cli import main
 from core.engine import Engine
 from core.engine import queries as q
+from core.errors import DataError
 from core.models.checkpoint import load_model, save_checkpoint
 from core.models.won import WonModel
 from core.workspace import Workspace, legacy_capabilities
@@ -178,8 +179,11 @@ def test_won_lightning_branch_detected_imported_and_usable(import_ws, tmp_path, 
     else:
         assert config["capabilities"] == ["text", "zero_shot"]
         assert "taste-profile" in out and "next: python -m core embed" not in out  # tracks cannot be embedded
-        assert _cli("embed", "--workspace", ws.root, "--model", name) == 2
-        assert "taste-profile" in capsys.readouterr().err
+        # `embed` (and `embed --all`, and prepare's embed step) skip it and say why, instead of stopping
+        assert _cli("embed", "--workspace", ws.root, "--model", name) == 0
+        assert "reads no audio" in capsys.readouterr().out
+        with pytest.raises(DataError, match="reads no audio"):  # the pages show this, not "run embed"
+            Engine.load(ws, name)
 
 
 def test_won_lightning_half_precision_and_gpu_saved_tensors_load_on_cpu(import_ws, tmp_path):

@@ -113,6 +113,11 @@ def _embed_models(ws, names: list[str], extract, config: IndexConfig, force: boo
             print(f"{name}: embedding-only model (vectors imported with `embeddings import`): nothing to embed; "
                   f"its vectors are {'current' if embeddings_current(ws, name) else 'stale: import them again'}")
             continue
+        capabilities = ws.model_details().get(name, {}).get("capabilities", ["audio"])
+        if "audio" not in capabilities:
+            print(f"{name}: reads no audio (capabilities: {', '.join(capabilities) or 'none'}): no track vectors "
+                  "to extract; skipped")
+            continue
         emb = extract(ws, name)
         meta = emb.meta
         print(f"{name}: {len(emb.track_ids)} tracks, {len(emb.terms)} terms, {meta['metric']}, "

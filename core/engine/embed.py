@@ -218,6 +218,11 @@ def load_embeddings(ws: Workspace, model_name: str) -> EmbeddingSet:
     if not embeddings_current(ws, model_name):
         meta_path = embeddings_path(ws, model_name) / "meta.json"
         state = f"are out of date or damaged ({meta_path})" if meta_path.exists() else "are not computed"
+        capabilities = ws.model_details().get(model_name, {}).get("capabilities", ["audio"])
+        if "audio" not in capabilities and not is_embedding_only(ws.model_config(model_name)):
+            raise DataError(f"model {model_name!r} reads no audio (e.g. Won et al.'s cultural or hybrid branch, "
+                            "which needs taste-profile vectors this workspace does not have): it has no track "
+                            "vectors to search or map")
         if is_embedding_only(ws.model_config(model_name)):
             raise DataError(f"the imported vectors of model {model_name!r} {state} (the catalog changed since the "
                             f"import); run `python -m core embeddings import --workspace {ws.root} --name "
