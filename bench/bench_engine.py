@@ -48,6 +48,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from core.engine import queries as q  # noqa: E402
 from core.engine.embed import EmbeddingSet, embeddings_path, encode_tracks  # noqa: E402
 from core.engine.engine import Engine  # noqa: E402
@@ -335,10 +337,7 @@ def main() -> int:
             f"machine: {machine()}, load average {os.getloadavg()[0]:.1f} at the end\n"
             f"k = 10, {N_QUERIES} queries per row; one query on one thread per timing\n"
             + "".join(f"{n}\n" for n in notes) + f"\n{table(rows)}\n")
-    print(text)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish(text, Path(args.output))
     return 0
 
 

@@ -39,6 +39,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from core.views.map import map_figure, map_trace_ids  # noqa: E402
 from tests.browser_support import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
 
@@ -191,10 +193,7 @@ def main() -> int:
               f"Target: warm render of 100,000 tracks <= 2 s: "
               f"{'met' if args.tracks >= 100_000 and statistics.median(warm[args.tracks]) <= 2.0 else 'not met'}."]
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    publish(text, Path(args.out))
     return 0
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from core.paths import default_workspace  # noqa: E402
 from tests.browser_support import CHROMIUM_ARGS, chromium_path, streamlit_server  # noqa: E402
 
@@ -141,10 +143,7 @@ def main() -> int:
         browser.close()
 
     text = report(rows, bare, args.workspace, args.repeats)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    publish(text, Path(args.out))
     return 0
 
 

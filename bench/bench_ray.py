@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from core.engine.embed import extract_embeddings  # noqa: E402
 from core.engine.ray_embed import extract_embeddings_ray  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
@@ -122,10 +124,7 @@ def main() -> int:
             f"Ray actors of 0.5 CPU / 1 torch thread, best of {args.rounds}\n"
             f"vs local: local time / this time (>1: faster than the local engine); vs Ray 1 worker likewise\n\n"
             f"{table}\n")
-    print(text)
-    out = ROOT / "bench" / "results" / "ray.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    publish(text, ROOT / "bench" / "results" / "ray.txt")
     return 0
 
 

@@ -39,6 +39,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import publish  # noqa: E402
+
 from core.paths import default_workspace  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from tests.browser_support import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
@@ -177,10 +179,7 @@ def main() -> int:
                      f"{p95(times) / p95(bare):.2f}x | {'met' if p95(times) <= 0.3 else 'not met'} |")
     lines += ["", "Per step (s): " + json.dumps({label: [round(t, 3) for t in times] for label, times in rows})]
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    publish(text, Path(args.out))
     return 0
 
 
