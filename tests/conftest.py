@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -35,6 +36,20 @@ def synthetic_ws(tmp_path) -> Workspace:
     from tests.fixtures.synthetic_workspace import make_workspace
 
     return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Put ``sys.modules["__main__"]`` back after each test.
+
+    AppTest runs a page as ``__main__`` and leaves it there; a process pool started later in the
+    session (features, demo models, DDP ranks; spawn start method) would re-run that page in
+    every worker instead of pytest's entry point.
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")

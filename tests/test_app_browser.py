@@ -44,7 +44,9 @@ def _result_ids(page, before=None) -> list[str]:
     if before is None:
         page.wait_for_function(f"() => ({RESULT_IDS})().length > 0", timeout=60_000)
     else:
-        page.wait_for_function(f"(before) => JSON.stringify(({RESULT_IDS})()) !== before",
+        # a table being redrawn reads as empty for a moment: wait for a full, different list
+        page.wait_for_function(f"(before) => {{ const ids = ({RESULT_IDS})(); "
+                               f"return ids.length > 0 && JSON.stringify(ids) !== before; }}",
                                arg=json.dumps(before), timeout=30_000)
     return page.evaluate(RESULT_IDS)
 

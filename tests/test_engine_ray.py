@@ -115,14 +115,15 @@ def test_interrupted_run_resumes_only_unfinished_shards(workspace, local_ray):
 def test_a_worker_s_audio_error_reaches_the_user_unwrapped(workspace, local_ray):
     """A track whose audio is gone (and not in the feature store): the AudioError naming it, not Ray's wrapper."""
     gone = workspace.catalog.track_ids[13]
-    for linked, directory, name in (("audio", "audio", workspace.audio_path(gone).name),
-                                    ("features", "features/mel", FeatureStore(workspace).path(gone).name)):
-        src = (workspace.root / directory).resolve()
-        (workspace.root / linked).unlink()
-        (workspace.root / directory).mkdir(parents=True)
-        for f in src.iterdir():
-            if f.name != name:
-                os.symlink(f, workspace.root / directory / f.name)
+    src = (workspace.root / "audio").resolve()
+    (workspace.root / "audio").unlink()
+    (workspace.root / "audio").mkdir()
+    for f in src.iterdir():  # copies: a link leading out of the audio root is refused
+        if f.name != workspace.audio_path(gone).name:
+            shutil.copyfile(f, workspace.root / "audio" / f.name)
+    # no cached features at all (they are shards of many tracks): every mel comes from the audio
+    (workspace.root / "features").unlink()
+    (workspace.root / "features" / "mel").mkdir(parents=True)
     assert not workspace.audio_path(gone).exists() and not FeatureStore(workspace).has(gone)
     with pytest.raises(AudioError, match=gone) as caught:
         extract_embeddings_ray(workspace, MODEL, shard_tracks=SHARD_TRACKS)

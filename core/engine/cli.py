@@ -94,11 +94,11 @@ def _extractor(args: argparse.Namespace):
 
 
 def _embed(args: argparse.Namespace) -> int:
-    device = checked_device(args.device)
+    extract = _extractor(args)  # options that do not go together are named first
+    checked_device(args.device)
     ws = open_workspace(args)
     config = IndexConfig(approximate_above=args.approximate_above, min_recall=args.min_recall)
     names = _names(None if args.all else args.model, ws.model_names(), "model")
-    extract = _extractor(args)
     if args.engine == "ray":
         from .ray_embed import ray_session
 
