@@ -8,7 +8,7 @@ import sys
 from ..cli import add_workspace_arg, open_workspace
 from ..errors import ParameterError
 from ..progress import tqdm_progress
-from ..models.embedding_only import is_embedding_only
+from ..models.embedding_only import is_embedding_only, reads_audio
 from .embed import embeddings_current, extract_embeddings
 from .index import IndexConfig, build_index
 from .projection import compute_projection
@@ -113,10 +113,9 @@ def _embed_models(ws, names: list[str], extract, config: IndexConfig, force: boo
             print(f"{name}: embedding-only model (vectors imported with `embeddings import`): nothing to embed; "
                   f"its vectors are {'current' if embeddings_current(ws, name) else 'stale: import them again'}")
             continue
-        capabilities = ws.model_details().get(name, {}).get("capabilities", ["audio"])
-        if "audio" not in capabilities:
-            print(f"{name}: reads no audio (capabilities: {', '.join(capabilities) or 'none'}): no track vectors "
-                  "to extract; skipped")
+        if not reads_audio(ws.model_config(name)):
+            print(f"{name}: reads no audio (capabilities: {', '.join(ws.model_config(name)['capabilities']) or 'none'}): "
+                  "no track vectors to extract; skipped")
             continue
         emb = extract(ws, name)
         meta = emb.meta

@@ -29,7 +29,7 @@ import torch
 
 from ..errors import CheckpointError, DataError, VocabularyError
 from ..fileio import read_json, sha256_file
-from ..models.embedding_only import is_embedding_only
+from ..models.embedding_only import is_embedding_only, reads_audio
 from ..paths import confined_path
 from ..progress import Progress, silent
 from ..workspace import Workspace
@@ -218,8 +218,7 @@ def load_embeddings(ws: Workspace, model_name: str) -> EmbeddingSet:
     if not embeddings_current(ws, model_name):
         meta_path = embeddings_path(ws, model_name) / "meta.json"
         state = f"are out of date or damaged ({meta_path})" if meta_path.exists() else "are not computed"
-        capabilities = ws.model_details().get(model_name, {}).get("capabilities", ["audio"])
-        if "audio" not in capabilities and not is_embedding_only(ws.model_config(model_name)):
+        if not reads_audio(ws.model_config(model_name)) and not is_embedding_only(ws.model_config(model_name)):
             raise DataError(f"model {model_name!r} reads no audio (e.g. Won et al.'s cultural or hybrid branch, "
                             "which needs taste-profile vectors this workspace does not have): it has no track "
                             "vectors to search or map")

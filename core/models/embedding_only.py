@@ -117,3 +117,11 @@ class EmbeddingOnlyModel:
         if missing:
             raise VocabularyError(f"no imported vector for {missing[:5]} in model {self.name!r}")
         return self._term_vectors[[self._row[t] for t in terms]]
+
+
+def reads_audio(config: dict) -> bool:
+    """Whether a model (its ``config.json``) embeds audio: False only when its recorded ``capabilities``
+    lack ``audio`` (an imported cultural or hybrid Won model, an embedding-only model); a config
+    written before capabilities were recorded is taken to read audio, as every trainer's model did."""
+    capabilities = config.get("capabilities")
+    return capabilities is None or "audio" in capabilities

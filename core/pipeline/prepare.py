@@ -155,9 +155,9 @@ def train_models(ws: Workspace, config: PrepareConfig, progress: Progress = sile
 # ----------------------------------------------------------------- embeddings
 def _weighted_models(ws: Workspace) -> list[str]:
     """Models with weights that read audio (an imported cultural or hybrid Won model reads CF vectors: no tracks)."""
-    details = ws.model_details()
-    return [n for n in ws.model_names()
-            if not is_embedding_only(ws, n) and "audio" in details.get(n, {}).get("capabilities", ["audio"])]
+    from ..models.embedding_only import reads_audio
+
+    return [n for n in ws.model_names() if not is_embedding_only(ws, n) and reads_audio(ws.model_config(n))]
 
 
 def embed_pending(ws: Workspace, config=None) -> list[str]:
