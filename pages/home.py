@@ -6,7 +6,7 @@ from core.views.health import workspace_problems
 from core.views.summary import headline_metrics, load_evaluation, model_configs, splits_table, track_table
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from pages._build import build_progress, run_active
-from pages._common import page_setup, player, state_key, workspace, workspace_root
+from pages._common import page_setup, result_table, state_key, workspace, workspace_root
 
 ws = page_setup(__file__)
 state = state_key(ws)
@@ -50,7 +50,10 @@ cols[3].metric("Tracks tagged in every category", info["tracks_with_all_categori
 left, right = st.columns(2)
 with left:
     st.subheader("Tags per category")
-    st.bar_chart(info["tags_by_category"], horizontal=True)
+    counts = info["tags_by_category"]  # bars in the table: a chart library loaded on every visit made Home slow
+    st.dataframe({"category": list(counts), "tags": list(counts.values())}, hide_index=True,
+                 column_config={"tags": st.column_config.ProgressColumn(
+                     "tags", format="%d", min_value=0, max_value=max(counts.values(), default=1))})
     if ws.manifest.get("demo"):
         st.caption("Demo corpus: mood tags are derived by a rule from mode and tempo, not from listeners.")
 with right:
@@ -75,7 +78,10 @@ if problems:
 
 @st.fragment
 def track_list() -> None:
-    """The filtered, paged track table with players: its widgets rerun this part of the page only."""
+    """The filtered, paged track table; ticked rows get players (ten players on every visit made Home slow).
+
+    Its widgets rerun this part of the page only.
+    """
     st.subheader("Tracks")
     query = st.text_input("Filter tracks (id, title, artist or tag)", key="home_filter", max_chars=MAX_QUERY_CHARS)
     table = _tracks(str(ws.root), state, query)
@@ -83,12 +89,8 @@ def track_list() -> None:
     pages = max(1, -(-len(table) // page_size))
     page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1)
     shown = table.iloc[(page - 1) * page_size: page * page_size]
-    st.dataframe(shown, hide_index=True, width="stretch")
-    for row in shown.itertuples():
-        c1, c2 = st.columns([1, 3])
-        c1.write(f"**{escape_markdown(row.title)}** · {code_span(row.track_id)}")
-        with c2:
-            player(row.track_id, key="home")
+    result_table(shown, 3.0, key=f"home_{page}_{query}", id_column="track_id",
+                 titles=dict(zip(shown["track_id"], shown["title"])))
 
 
 track_list()

@@ -5,9 +5,10 @@ import streamlit as st
 from core.evaluation.published import published_numbers, published_tables
 from core.evaluation.report import CAPTIONS, comparison_table, results_intervals, results_tables
 from core.views.summary import load_evaluation
-from core.views.results import comparison_figure, metric_bars, published_bars, table_with_intervals
+from core.views.results import (SECTION_NAMES, comparison_figure, metric_bars, published_bars,
+                                table_with_intervals)
 from core.views.text import escape_markdown
-from pages._common import page_setup, state_key, workspace
+from pages._common import page_setup, set_url, state_key, url_value, workspace
 
 ws = page_setup(__file__)
 st.title("Results")
@@ -54,7 +55,10 @@ for name, entry in sorted(evaluation.get("models", {}).items()):
         st.info(f"{escape_markdown(name)}: {escape_markdown(entry['details']['vectors'])}; "
                 f"{escape_markdown(entry['details']['track_triplets_skipped'])}.")
 
-for section in results["sections"]:
+ALL = "all"
+
+
+def _show_section(section: dict) -> None:
     key, meta = section["key"], section["published"]
     st.subheader(CAPTIONS[key])
     ours, theirs = st.columns([3, 2]) if meta else (st.container(), None)
@@ -69,6 +73,27 @@ for section in results["sections"]:
             if section["published_figure"] is not None:
                 st.plotly_chart(section["published_figure"], key=f"published-{key}", width="stretch")
             st.caption(f"{meta['label']}: measured on {meta['dataset']}, a different dataset; context, not a target.")
+
+
+@st.fragment
+def sections_ui(sections: list[dict]) -> None:
+    """One metric table at a time (all of them on request): about twenty charts at once made the page slow.
+
+    A fragment: choosing another table reruns this part of the page only; the choice is kept in the URL.
+    """
+    keys = [s["key"] for s in sections] + [ALL]
+    wanted = url_value("section", keys[0])
+    shown = st.radio("Metric", keys, index=keys.index(wanted) if wanted in keys else 0, horizontal=True,
+                     format_func=lambda k: "All of them" if k == ALL else SECTION_NAMES.get(k, k),
+                     key="results_section")
+    set_url(section=shown)
+    for section in sections:
+        if shown in (ALL, section["key"]):
+            _show_section(section)
+
+
+if results["sections"]:
+    sections_ui(results["sections"])
 
 comparisons = results["comparisons"]
 if not comparisons.empty:

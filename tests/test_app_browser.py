@@ -89,6 +89,11 @@ def test_map_box_selection_lists_tracks_with_players(page, app_url, tiny_workspa
 
 def test_audio_plays(page, app_url):
     _open(page, app_url, "home")
+    page.get_by_text("Select rows").first.wait_for(timeout=60_000)  # the track table is there
+    tracks = page.locator("[data-testid='stDataFrame']").last
+    tracks.scroll_into_view_if_needed()  # below the fold: a click needs it in the viewport
+    box = tracks.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # tick the first track: its player appears
     audio = page.locator("audio").first
     audio.wait_for(timeout=30_000)
     state = audio.evaluate("""async (a) => {
@@ -165,7 +170,7 @@ def test_upload_a_clip_and_reweight(page, app_url, tiny_workspace, tmp_path):
 
 
 def test_results_draw_error_bars(page, app_url):
-    _open(page, app_url, "results")
+    _open(page, app_url, "results", "?section=all")
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # about twenty charts: slow on a busy machine
     page.locator("path.xerror").first.wait_for(state="attached", timeout=120_000)
     # this workspace's bars carry error bars (the 95% intervals); the published bars (another dataset) carry none

@@ -106,6 +106,13 @@ def test_search_text_and_autotagging(app, tiny_workspace):
 def test_results_page_shows_tables(app):
     at = app("results")
     _no_errors(at)
+    # one metric table at a time by default (its chart, the published one, the comparisons' forest plot)
+    assert at.radio(key="results_section").value == "query_by_tag" and len(at.get("plotly_chart")) <= 3
+    at.radio(key="results_section").set_value("triplets").run()
+    _no_errors(at)
+    assert at.query_params["section"] == "triplets" and any("Lee et al." in h.value for h in at.subheader)
+    at.radio(key="results_section").set_value("all").run()
+    _no_errors(at)
     assert len(at.dataframe) >= 2
     assert any("different dataset" in c.value for c in at.caption)
     # bar charts: this workspace's with error bars (the intervals), the published ones without
@@ -190,8 +197,8 @@ def test_players_load_full_clips_only_on_demand(app, tiny_workspace):
     full = set(_audio_urls(at)) - set(urls)
     assert len(full) == 1 and not full.pop().endswith(".wav")  # the whole (OGG) file, once asked for
     home = app("home")
-    rows = len(home.dataframe[-1].value)
-    assert len(_audio_urls(home)) == rows and len(home.toggle) == rows
+    assert len(home.dataframe[-1].value) == 10 and not _audio_urls(home)  # Home's rows play once ticked
+    assert any("Select rows" in c.value for c in home.caption)
 
 
 def test_an_uploaded_clip_is_decoded_once_across_reruns(app, tiny_workspace, monkeypatch):

@@ -17,6 +17,14 @@ import plotly.graph_objects as go
 
 from ..evaluation.report import CHANCE_SUFFIX, comparison_table
 
+#: Short names of the Results page's sections (keys of :data:`core.evaluation.report.CAPTIONS`).
+SECTION_NAMES = {
+    "query_by_tag": "Query by tag", "common_tags": "Common tags", "tag_sets": "Tag sets",
+    "by_category": "Per category", "triplets": "Category triplets", "track_triplets": "Track triplets",
+    "tag_prediction": "Tag prediction", "zero_shot": "Zero-shot", "query_by_track": "Query by track",
+    "query_by_track_relevance": "Relevance rules", "word_embeddings": "Word embeddings",
+}
+
 _HEIGHT_PER_ROW = 26
 _MIN_HEIGHT = 320
 #: Columns that name a bar, in label order (family and variant are in the table, not on the axis).
