@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
+
+#: Seconds over which busy cores are sampled (``/proc/stat``).
+SAMPLE_SECONDS = 0.5
+_PROC_STAT = "/proc/stat"
 
 
 def available_cores() -> int:
@@ -13,16 +18,46 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def idle_cores() -> int:
-    """Worker processes for a pool: :func:`available_cores` less the cores other processes keep busy.
+def _cpu_times(path: str = _PROC_STAT) -> tuple[int, int] | None:
+    """(busy, total) jiffies of all cores since boot, or None where ``/proc/stat`` is not readable."""
+    try:
+        with open(path) as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(x) for x in fields[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    total = sum(ticks[:8])  # guest time is already counted in user time
+    return total - idle, total
 
-    Busy cores are the 1-minute load average (a core counts from 0.75 busy), so on an idle
-    machine every core gets a worker, and on one that others load a pool does not add
-    processes that would only wait (each worker also pays its imports).
+
+def busy_cores(sample_seconds: float = SAMPLE_SECONDS, path: str = _PROC_STAT) -> float:
+    """Cores the machine keeps busy now: sampled over ``sample_seconds``, else the 1-minute load.
+
+    The sample is taken while this process waits, so it counts the others' work only. The 1-minute
+    load average (the fallback) would also count what this process did in the last minute: a
+    build's previous step would make its next step run serially.
+    """
+    before = _cpu_times(path)
+    if before is not None:
+        time.sleep(sample_seconds)
+        after = _cpu_times(path)
+        if after is not None and after[1] > before[1]:
+            return (after[0] - before[0]) / (after[1] - before[1]) * (os.cpu_count() or 1)
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not available on this platform
+        return 0.0
+
+
+def idle_cores() -> int:
+    """Worker processes for a pool: :func:`available_cores` less the cores others keep busy.
+
+    A core counts as busy from 0.75 (:func:`busy_cores`), so on an idle machine every core gets a
+    worker, and on one that others load a pool does not add processes that would only wait (each
+    worker also pays its imports).
     """
     cores = available_cores()
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not available on this platform
-        busy = 0.0
-    return max(1, min(cores, cores - int(busy + 0.25)))
+    return max(1, min(cores, cores - int(busy_cores() + 0.25)))

@@ -117,9 +117,36 @@ def test_pools_use_the_idle_cores(monkeypatch):
     from core import cores
 
     monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    monkeypatch.setattr(cores.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(cores.time, "sleep", lambda s: None)
+
+    def sampled(busy_share):  # two /proc/stat readings 1000 jiffies apart, busy_share of them busy
+        readings = iter([(0, 0), (int(1000 * busy_share), 1000)])
+        monkeypatch.setattr(cores, "_cpu_times", lambda path=None: next(readings))
+
+    sampled(0.02)
     assert cores.available_cores() == 4 and cores.idle_cores() == 4
+    sampled(0.7)  # 2.8 of 4 cores busy
+    assert cores.idle_cores() == 1
+    sampled(1.0)
+    assert cores.idle_cores() == 1  # a loaded machine: one process, never none
+    # no /proc/stat: the 1-minute load average
+    monkeypatch.setattr(cores, "_cpu_times", lambda path=None: None)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert cores.idle_cores() == 4
     monkeypatch.setattr(cores.os, "getloadavg", lambda: (2.8, 0.0, 0.0))
     assert cores.idle_cores() == 1
-    monkeypatch.setattr(cores.os, "getloadavg", lambda: (30.0, 0.0, 0.0))
-    assert cores.idle_cores() == 1  # a loaded machine: one process, never none
+
+
+def test_busy_cores_reads_proc_stat(tmp_path):
+    from core import cores
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  300 0 100 500 100 0 0 0 50 0\ncpu0 150 0 50 250 50 0 0 0 25 0\n")
+    assert cores._cpu_times(str(stat)) == (400, 1000)  # busy = total - idle - iowait; guest already in user
+    assert cores._cpu_times(str(tmp_path / "missing")) is None
+    stat.write_text("intr 1 2 3\n")
+    assert cores._cpu_times(str(stat)) is None
+    if cores._cpu_times() is not None:  # Linux: a real sample is a share of the machine's cores
+        assert 0.0 <= cores.busy_cores(0.05) <= (cores.os.cpu_count() or 1) + 1e-9
