@@ -130,6 +130,11 @@ def test_pools_use_the_idle_cores(monkeypatch):
     assert cores.idle_cores() == 1
     sampled(1.0)
     assert cores.idle_cores() == 1  # a loaded machine: one process, never none
+    from core.training import demo
+
+    sampled(1.0)
+    assert demo.default_workers("tiny") == 1  # imports would rival the work
+    assert demo.default_workers("default") == 4  # one-thread processes: as many threads as one process
     # no /proc/stat: the 1-minute load average
     monkeypatch.setattr(cores, "_cpu_times", lambda path=None: None)
     monkeypatch.setattr(cores.os, "getloadavg", lambda: (0.1, 0.0, 0.0))

@@ -63,9 +63,15 @@ def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict
     return train_model(Workspace.open(root), name, family, overrides, silent, resume=True)
 
 
-def default_workers() -> int:
-    """Training processes: every idle core (:func:`core.cores.idle_cores`)."""
-    return idle_cores()
+def default_workers(size: str) -> int:
+    """Training processes: every core, split into one-thread processes; a ``tiny`` build: the idle cores.
+
+    Processes of one thread each keep as many threads busy as one process of ``cores`` threads, so
+    a loaded machine loses nothing to them, while the parts of training that one process runs on
+    one thread (batches, Python) overlap. Only at ``tiny`` do the workers' imports (about 7 s CPU
+    each) rival the work, so there the pool takes the idle cores (:func:`core.cores.idle_cores`).
+    """
+    return idle_cores() if size == "tiny" else available_cores()
 
 
 def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress = silent,
@@ -77,7 +83,7 @@ def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress
     names : list of str
         Presets (``core.training.presets``), trained at ``size`` with ``seed``.
     workers : int, optional
-        Processes training side by side (default: every idle core); 1 trains here, one by one.
+        Processes training side by side (default: :func:`default_workers`); 1 trains here, one by one.
     keep_going : bool
         Report a preset that fails with a :class:`~core.errors.TagspaceError` and go on
         (``prepare`` on a researcher's catalog); else the first failure stops the step.
@@ -89,7 +95,7 @@ def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress
     """
     todo = [n for n in names if not is_trained(ws, n)]
     results: dict[str, dict] = {}
-    workers = max(1, min(workers or default_workers(), len(todo) or 1))
+    workers = max(1, min(workers or default_workers(size), len(todo) or 1))
 
     def failed(name: str, err: TagspaceError) -> None:
         if not keep_going:
