@@ -103,7 +103,8 @@ def first_run(args) -> str:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     (tmp / "shared").symlink_to((ROOT.parent / "shared").resolve())
     start = time.perf_counter()
-    subprocess.run(["make", "-C", str(clone), "install"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", "-C", str(clone), "install"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     install_s = time.perf_counter() - start
 
     port = free_port()
@@ -121,6 +122,7 @@ def first_run(args) -> str:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             home = _look(browser, url)
             first_page_s = time.perf_counter() - t0
+            print(f"first page after {first_page_s:.1f} s: {home}", file=sys.stderr, flush=True)
             deadline = t0 + args.timeout_min * 60
             while time.perf_counter() < deadline:
                 for name in PAGES:
@@ -132,6 +134,7 @@ def first_run(args) -> str:
                             f"{time.perf_counter() - t0:.0f} s: {seen.get('failure', 'an error element')}")
                     if not seen["waiting"] and not seen["errors"]:
                         lit[name] = time.perf_counter() - t0
+                        print(f"{name} lit up after {lit[name]:.0f} s", file=sys.stderr, flush=True)
                 status = read_status(workspace) or {}
                 if status.get("state") in ("done", "failed", "stopped") and len(lit) == len(PAGES):
                     break
