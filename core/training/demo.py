@@ -1,9 +1,9 @@
 """The ``models`` step of ``build-demo`` (every preset in :data:`DEMO_MODELS`) and of ``prepare``.
 
-Independent presets train in parallel worker processes (one per idle core, each with an even
-share of the cores' torch threads): the small demo networks use one thread well and two
-poorly, so two one-thread runs side by side finish sooner than the same runs one after
-another on two threads. ``workers=1`` trains them one after another in this process.
+Independent presets train in parallel worker processes (:func:`default_workers`: one per core,
+each with an even share of the cores' torch threads): the small demo networks use one thread
+well and two poorly, so two one-thread runs side by side finish sooner than the same runs one
+after another on two threads. ``workers=1`` trains them one after another in this process.
 """
 
 from __future__ import annotations
