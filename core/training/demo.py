@@ -53,14 +53,24 @@ def cost(name: str) -> float:
 
 
 def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict:
-    """Worker process: train one preset of the workspace at ``root``."""
+    """Worker process: train one preset of the workspace at ``root`` on ``threads`` threads.
+
+    Torch families take ``threads`` as a config option (recorded with the model); the others
+    (K-means of MFCC-VQ) are held to it through their numeric libraries' thread pools.
+    """
+    from dataclasses import fields
+
+    from threadpoolctl import threadpool_limits
+
+    from ..families import family_trainer
     from ..workspace import Workspace
 
     family, overrides = resolve(name, size)
     overrides = {**overrides, "seed": seed}
-    if threads:
+    if threads and "threads" in {f.name for f in fields(family_trainer(family).config)}:
         overrides["threads"] = threads
-    return train_model(Workspace.open(root), name, family, overrides, silent, resume=True)
+    with threadpool_limits(limits=threads or None):
+        return train_model(Workspace.open(root), name, family, overrides, silent, resume=True)
 
 
 def default_workers(size: str) -> int:
