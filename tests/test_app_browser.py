@@ -90,11 +90,19 @@ def test_map_box_selection_lists_tracks_with_players(page, app_url, tiny_workspa
 def test_audio_plays(page, app_url):
     _open(page, app_url, "home")
     page.get_by_text("Select rows").first.wait_for(timeout=60_000)  # the track table is there
-    tracks = page.locator("[data-testid='stDataFrame']").last
-    tracks.scroll_into_view_if_needed()  # below the fold: a click needs it in the viewport
-    box = tracks.bounding_box()
-    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # tick the first track: its player appears
+    wait_for_app(page)
     audio = page.locator("audio").first
+    for _ in range(3):  # tables above may still be settling their height: measure, tick, check
+        tracks = page.locator("[data-testid='stDataFrame']").last
+        tracks.scroll_into_view_if_needed()  # below the fold: a click needs it in the viewport
+        page.wait_for_timeout(500)
+        box = tracks.bounding_box()
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # tick the first track: its player appears
+        page.wait_for_timeout(1000)  # the rerun the tick starts
+        wait_for_app(page)
+        if page.locator("audio").count():
+            break
+        screenshot(page, "home-tick-missed")  # the run ended without a player: the click missed the box
     audio.wait_for(timeout=30_000)
     state = audio.evaluate("""async (a) => {
         a.muted = true;
