@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -44,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import publish  # noqa: E402
 
 from core.pipeline.status import is_active, read_status  # noqa: E402
-from tests.browser_support import CHROMIUM_ARGS, chromium_path, free_port  # noqa: E402
+from tests.browser_support import CHROMIUM_ARGS, chromium_path, free_port, wait_for_health  # noqa: E402
 
 PAGES = ("home", "map", "words", "similar", "search", "compare", "results", "listening")
 WAITING = ("The workspace is being built", "Building the workspace")
@@ -73,21 +72,6 @@ def _look(browser, url: str) -> dict:
         return {"waiting": True, "errors": 1, "progress": False, "failure": f"{type(err).__name__}: {err}"[:200]}
     finally:
         context.close()
-
-
-def _wait_for_server(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"make run exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server did not answer within {timeout:.0f} s")
 
 
 def _stop(proc: subprocess.Popen, workspace: Path) -> None:
@@ -126,7 +110,7 @@ def first_run(args) -> str:
     waited: dict[str, float] = {}  # first seen waiting for the build (its progress shown, no error)
     errors: dict[str, list[str]] = {}
     try:
-        _wait_for_server(url, proc, 600)
+        wait_for_health(url, proc, 600, "make run")
         server_s = time.perf_counter() - t0
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)

@@ -43,6 +43,23 @@ def server_log(url: str) -> Path:
     return ARTIFACTS / f"streamlit-{url.rsplit(':', 1)[1]}.log"
 
 
+def wait_for_health(url: str, proc: subprocess.Popen, timeout: float, what: str = "streamlit") -> None:
+    """Wait until the Streamlit server at ``url`` answers its health check; raise if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
 @contextmanager
 def streamlit_server(workspace: Path, env: dict | None = None, timeout: float = 90.0, script: Path | None = None):
     """Start ``streamlit run app.py`` (or ``script``) from the repository on a free localhost port; yield its URL.
@@ -60,19 +77,7 @@ def streamlit_server(workspace: Path, env: dict | None = None, timeout: float = 
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer within {timeout} s; see {log.name}")
-            time.sleep(0.3)
+        wait_for_health(url, proc, timeout, f"streamlit (see {log.name})")
         yield url
     finally:
         proc.terminate()
