@@ -1,8 +1,9 @@
 """The demo build: features and models, serial against parallel, and the build's time per step.
 
-    python bench/bench_build.py [--workspace TINY] [--workers N] [--models P ...]
+    python bench/bench_build.py [--workspace W] [--workers N] [--models P ...] [--skip-features] [--skip-models]
+                                [--out bench/results/build.txt]
 
-On a copy of a tiny demo workspace (``--workspace``, default ``$TAGSPACE_TEST_WORKSPACE`` or a
+On a copy of a built demo workspace (``--workspace``, default ``$TAGSPACE_TEST_WORKSPACE`` or a
 fresh ``build-demo --size tiny`` in a temporary folder):
 
 - features: ``FeatureStore.build`` of every track with 1 process, then with ``--workers``
@@ -10,6 +11,9 @@ fresh ``build-demo --size tiny`` in a temporary folder):
   stores hold bit-identical arrays;
 - models: the presets ``--models`` trained at ``tiny`` one after another (1 process), then
   side by side (``--workers`` processes), each into an empty ``models/``; the ratio;
+- embed and maps: the workspace's ``embed`` and ``maps`` steps with 1 process, then with
+  ``--workers`` one-thread processes, each from empty ``embeddings/`` and ``projections/``; the
+  ratio, and whether both give the same vectors and map coordinates;
 - per step: the times of the workspace's last ``build-demo`` run (``build_report.json``).
 
 Wall times on a shared machine vary with its load: both sides of a ratio run in this one
@@ -107,6 +111,43 @@ def bench_models(ws, names: list[str], workers: int, scratch: Path) -> list[str]
     return lines
 
 
+def bench_embed_and_maps(ws, workers: int, scratch: Path) -> list[str]:
+    from types import SimpleNamespace
+
+    from core.engine.embed import load_embeddings
+    from core.engine.projection import load_projection
+    from core.pipeline.prepare import embed_models, embed_pending, fit_maps, maps_pending
+
+    lines, copies = [], {}
+    for n in (1, workers):
+        copies[n] = _copy(ws, scratch / f"embed-{n}", ("features", "words", "models"))
+    for step, pending, run in (("embed", embed_pending, embed_models), ("maps", maps_pending, fit_maps)):
+        times = {}
+        for n, copy in copies.items():
+            jobs = len(pending(copy))
+            load, cpu = _load(), _cpu()
+            start = time.perf_counter()
+            run(copy, SimpleNamespace(workers=n), silent)
+            times[n] = (time.perf_counter() - start, load, jobs, _cpu() - cpu)
+        lines.append(f"{step} ({times[1][2]} jobs, {ws.root.name}):")
+        for n, (seconds, load, jobs, cpu) in times.items():
+            lines.append(f"  {n} process(es): {seconds:7.1f} s wall, {cpu:6.1f} s CPU  (load before {load:.1f})")
+        a, b = copies[1], copies[workers]
+        if step == "embed":
+            same = all(np.allclose(load_embeddings(a, m).tracks, load_embeddings(b, m).tracks, atol=1e-5)
+                       for m in a.model_names())
+            what = "same vectors (within 1e-5)"
+        else:
+            jobs = [("model", m) for m in a.model_names()] + [("words", w) for w in a.word_embedding_names()]
+            same = all(np.array_equal(load_projection(a, k, m).coords, load_projection(b, k, m).coords)
+                       for k, m in jobs)
+            what = "identical map coordinates"
+        lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
+                     f"(speed-up {times[1][0] / times[workers][0]:.2f}x); {what}: {same}")
+        lines.append("")
+    return lines
+
+
 def build_steps(ws) -> list[str]:
     from core.pipeline.runner import read_report
 
@@ -126,23 +167,29 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=idle_cores())
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--skip-models", action="store_true")
+    parser.add_argument("--skip-features", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    from core.demo.build import build_demo
+    from core.demo.build import build_demo, is_built
+    from core.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         scratch = Path(tmp)
         root = Path(args.workspace) if args.workspace else scratch / "tiny"
-        ws = build_demo(root, size="tiny", progress=silent, log=lambda m: None)
+        ws = Workspace.open(root) if is_built(root) else build_demo(root, size="tiny", progress=silent,
+                                                                     log=lambda m: None)
         lines = [f"bench_build.py on {platform.node()}: {os.cpu_count()} cores, pool of {max(2, args.workers)}, "
                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
-        lines += bench_features(ws, max(2, args.workers), scratch) + [""]
+        if not args.skip_features:
+            lines += bench_features(ws, max(2, args.workers), scratch) + [""]
         if not args.skip_models:
             lines += bench_models(ws, args.models, max(2, args.workers), scratch) + [""]
+        lines += bench_embed_and_maps(ws, max(2, args.workers), scratch)
         lines += build_steps(ws)
     text = "\n".join(lines)
     print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ def query_view(ws, a: str, b: str, eng_a, eng_b, k: int) -> None:
         with col:
             st.markdown(f"**{'A' if side == 'a' else 'B'}: {escape_markdown(name)}**")
             frame = result.frame(side)
-            frame.insert(2, "title", frame["id"].map(titles))
+            frame.insert(2, "title", [titles.get(t) for t in frame["id"]])  # not Series.map(dict): copies the catalog
             frame["only_here"] = frame["only_here"].map({True: f"only {side.upper()}", False: "both"})
             frame = frame[["rank", "id", "title", "only_here", "score", "rank_other"]]
             result_table(frame, window_of(eng), f"query_{side}", titles=titles,
@@ -295,8 +295,7 @@ def disagreement_view(ws, a: str, b: str, eng_a, eng_b, k: int, window) -> None:
         st.info("The two models make no opposite judgements among these tracks' neighbours.")
         return
     titles = _titles(ws)
-    shown = triplets.assign(anchor=triplets["anchor_id"].map(titles), x=triplets["x_id"].map(titles),
-                            y=triplets["y_id"].map(titles))
+    shown = triplets.assign(**{side: [titles.get(t) for t in triplets[f"{side}_id"]] for side in ("anchor", "x", "y")})
     event = st.dataframe(shown[["anchor", "x", "y", "margin_a", "margin_b", "strength", "anchor_id", "x_id", "y_id"]],
                          hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
                          key="compare_triplets",

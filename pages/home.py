@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.views.health import workspace_problems
 from core.views.summary import headline_metrics, load_evaluation, model_configs, splits_table, track_table
-from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
+from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown, markdown_table
 from pages._build import build_progress, run_active
 from pages._common import page_setup, result_table, state_key, workspace, workspace_root
 
@@ -50,17 +50,16 @@ cols[3].metric("Tracks tagged in every category", info["tracks_with_all_categori
 left, right = st.columns(2)
 with left:
     st.subheader("Tags per category")
-    counts = info["tags_by_category"]  # bars in the table: a chart library loaded on every visit made Home slow
-    st.dataframe({"category": list(counts), "tags": list(counts.values())}, hide_index=True,
-                 column_config={"tags": st.column_config.ProgressColumn(
-                     "tags", format="%d", min_value=0, max_value=max(counts.values(), default=1))})
+    # small tables as Markdown: each dataframe (or chart) loads its component in the browser on every visit
+    st.markdown(markdown_table(["category", "tags"], [[c, n] for c, n in info["tags_by_category"].items()]))
     if ws.manifest.get("demo"):
         st.caption("Demo corpus: mood tags are derived by a rule from mode and tempo, not from listeners.")
 with right:
     st.subheader("Word embeddings")
     st.write(escape_markdown(", ".join(info["word_embeddings"]) or "none"))
     st.subheader("Splits")
-    st.dataframe(splits_table(info["splits"]), hide_index=True)
+    splits = splits_table(info["splits"])
+    st.markdown(markdown_table(list(splits.columns), splits.to_numpy().tolist()))
 
 st.subheader("Models")
 models = _models(str(ws.root), state)

@@ -43,7 +43,7 @@ def text_search() -> None:
         st.warning(warning)
     titles = track_titles()
     frame = result.to_frame()[["rank", "id", "score"]]
-    frame.insert(2, "title", frame["id"].map(titles))
+    frame.insert(2, "title", [titles.get(t) for t in frame["id"]])  # Series.map(dict) copies the catalog: 0.1 s at 200k
     result_table(frame, window, "text", titles=titles,
                  column_config={"score": st.column_config.NumberColumn("score", format="%.3f")})
 

@@ -20,7 +20,7 @@ def show_results(result) -> None:
         st.warning(warning)
     frame = result.to_frame()
     titles = track_titles()
-    frame.insert(2, "title", frame["id"].map(titles))
+    frame.insert(2, "title", [titles.get(t) for t in frame["id"]])  # Series.map(dict) copies the catalog: 0.1 s at 200k
     sim_cols = [c for c in frame.columns if c.startswith("sim_")]
     config = {c: st.column_config.ProgressColumn(c[4:], min_value=-1.0, max_value=1.0, format="%.2f")
               for c in sim_cols}

@@ -1,12 +1,11 @@
 """Words: a general and a musical word embedding side by side."""
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core.errors import TagspaceError
 from core.views.text import MAX_QUERY_CHARS, escape_markdown
-from core.views.words import MAX_PAIRS, compare_phrase, pair_cosine_frame
+from core.views.words import MAX_PAIRS, compare_phrase, pair_cosine_figure, pair_cosine_frame
 from core.words.compare import README_PAIRS, music_vocabulary
 from pages._common import page_setup, set_url, show_error, state_key, url_text, word_vectors, workspace
 
@@ -64,7 +63,9 @@ def neighbours() -> None:
                 continue
             st.caption(escape_markdown(f"looked up as {result.lookups[name]}"))
             table = result.tables[name]
-            st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")  # cosines to 3 decimals
+            st.dataframe(table, hide_index=True, width="stretch",  # a number format, not a Styler: lighter to send
+                         column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                        for c in table.select_dtypes("float").columns})
     if result.overlap is not None:
         m1, m2 = st.columns(2)
         m1.metric("Neighbour overlap", f"{result.overlap:.2f}")
@@ -89,8 +90,7 @@ def pair_cosines() -> None:
         show_error(err)
         return
     if frame is not None:
-        st.plotly_chart(px.bar(frame, x="pair", y="cosine", color="embedding", barmode="group",
-                               range_y=[-0.2, 1.0], height=380), key="pair_chart")
+        st.plotly_chart(pair_cosine_figure(frame), key="pair_chart")
         missing = frame[frame["note"] != ""]
         if len(missing):
             st.caption("Missing: " + escape_markdown("; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples())))

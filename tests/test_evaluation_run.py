@@ -265,6 +265,30 @@ def test_cached_models_are_not_reevaluated(workspace, loader):
     assert loader == ["lee-disentangled"] and list(subset["models"]) == ["lee-disentangled"]
 
 
+def test_current_embedding_cache_gives_the_test_vectors(workspace, loader, monkeypatch):
+    """The evaluation reads the test tracks' vectors from a current embedding cache (as ``embed`` wrote it)
+    instead of encoding them again, and scores the same; a stale cache is not read."""
+    from core.engine.embed import extract_embeddings
+
+    ws, models, _ = workspace
+    computed = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False)
+    for name, model in models.items():
+        extract_embeddings(ws, name, model=model, words=None)
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("test tracks encoded although the cache is current")
+
+    monkeypatch.setattr(run, "encode_tracks", no_encoding)
+    cached = run.evaluate_workspace(ws, n_triplets=N_TRIPLETS, words=False, force=True)
+    for name in models:
+        for path in metric_paths(computed["models"][name]["metrics"]):
+            want, got = _at(computed["models"][name]["metrics"], path), _at(cached["models"][name]["metrics"], path)
+            assert (want is None and got is None) or got == pytest.approx(want, rel=1e-5, abs=1e-6), (name, path)
+    (ws.models_dir / "mfcc-vq" / "model.pt").write_bytes(b"retrained")  # its cache is stale now: encoded again
+    with pytest.raises(AssertionError, match="encoded although"):
+        run.evaluate_workspace(ws, models=["mfcc-vq"], n_triplets=N_TRIPLETS, words=False, force=True)
+
+
 def test_unknown_model_is_a_clear_error(workspace, loader):
     ws, _, _ = workspace
     with pytest.raises(VocabularyError, match="no trained model named"):

@@ -1,6 +1,7 @@
 """The feature store's shards and its process pool: the same arrays as the serial path, old files still read."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -155,3 +156,26 @@ def test_busy_cores_reads_proc_stat(tmp_path):
     assert cores._cpu_times(str(stat)) is None
     if cores._cpu_times() is not None:  # Linux: a real sample is a share of the machine's cores
         assert 0.0 <= cores.busy_cores(0.05) <= (cores.os.cpu_count() or 1) + 1e-9
+
+
+def test_run_in_processes_keeps_job_order_holds_threads_and_raises(monkeypatch):
+    import operator
+
+    from core.cores import run_in_processes
+
+    counted = []
+
+    def progress(iterable, total=None, desc=""):
+        for item in iterable:
+            yield item
+            counted.append(item)
+
+    jobs = [(2, i) for i in range(6)]
+    assert run_in_processes(operator.pow, jobs, workers=2, progress=progress) == [2 ** i for i in range(6)]
+    assert counted == list(range(6))  # every job counted once it finished
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    seen = run_in_processes(os.getenv, [("NUMBA_NUM_THREADS",), ("OMP_NUM_THREADS",)], workers=2, threads=1)
+    assert seen == ["1", "1"]  # each worker's libraries are held to one thread
+    assert run_in_processes(os.getenv, [("NUMBA_NUM_THREADS",)], workers=1) == [None]  # here: this process's own
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_in_processes(int, [("1",), ("not a number",), ("3",)], workers=2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,8 @@ from core.views.health import workspace_problems
 from core.views.summary import headline_metrics, track_table
 from core.views.map import map_figure, map_points, selected_ids, split_selection, track_labels
 from core.views.playback import excerpt_window, window_caption
-from core.views.text import MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query_text, code_span, escape_markdown
+from core.views.text import (MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query_text, code_span, escape_markdown,
+                             markdown_table)
 from core.views.uploads import check_upload
 from core.views.weights import weights_from_text, weights_to_text
 from core.workspace import Workspace
@@ -193,6 +196,17 @@ def test_code_span_fences_any_backticks(text):
     assert inner == (f" {one_line} " if one_line.startswith("`") or one_line.endswith("`") else one_line)
 
 
+def test_markdown_table_keeps_one_row_per_line_whatever_the_cells_hold():
+    table = markdown_table(["name", "n"], [[text, i] for i, text in enumerate(HOSTILE)])
+    lines = table.split("\n")
+    assert lines[0] == "| name | n |" and lines[1] == "|---|---|" and len(lines) == 2 + len(HOSTILE)
+    for line, (i, text) in zip(lines[2:], enumerate(HOSTILE)):
+        cells = re.split(r"(?<!\\)\|", line)[1:-1]  # split on unescaped pipes only
+        assert [c.strip() for c in cells] == [escape_markdown(text).strip(), str(i)]
+    with pytest.raises(ParameterError, match="2 cells"):
+        markdown_table(["name", "n"], [["only one"]])
+
+
 def test_check_query_text_limits():
     assert check_query_text("sad piano") == "sad piano"
     assert check_query_text(" ".join(["w"] * MAX_QUERY_WORDS))
@@ -203,3 +217,14 @@ def test_check_query_text_limits():
         check_query_text("x" * (MAX_QUERY_CHARS + 1))
     with pytest.raises(ParameterError, match="must be text"):
         check_query_text(None)
+
+
+def test_pair_cosine_figure_groups_one_trace_per_embedding():
+    from core.views.words import pair_cosine_figure
+
+    frame = pd.DataFrame({"pair": ["a / b", "c / d", "a / b", "c / d"], "embedding": ["glove", "glove", "music", "music"],
+                          "cosine": [0.5, float("nan"), 0.25, 0.75], "note": ["", "c missing", "", ""]})
+    fig = pair_cosine_figure(frame)
+    assert [t.name for t in fig.data] == ["glove", "music"] and fig.layout.barmode == "group"
+    assert list(fig.data[1].x) == ["a / b", "c / d"] and list(fig.data[1].y) == [0.25, 0.75]
+    assert np.isnan(fig.data[0].y[1]) and tuple(fig.layout.yaxis.range) == (-0.2, 1.0)

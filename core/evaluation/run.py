@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine.embed import embeddings_current, encode_tracks, load_embeddings
 from ..errors import DataError, ParameterError, TagspaceError, VocabularyError
 from ..features import FeatureStore
 from ..fileio import directory_hash, file_hash, read_json, write_json
@@ -53,7 +54,7 @@ from .comparisons import compare, stated_claims
 from .embedding_only import evaluate_embedding_only
 from .query_by_tag import common_tag_metrics, evaluate_tagging
 from .query_by_track import HEADLINE_RELEVANCE, JACCARD_THRESHOLD, query_by_track_metrics
-from .similarity import excerpt_embeddings, track_embeddings, triplet_metrics
+from .similarity import excerpt_embeddings, triplet_metrics
 from .triplets import EXCERPT_FRAMES, N_TRIPLETS, TEMPO_TOLERANCE_BPM, evaluation_triplets
 from .units import MetricSet, load_units, save_units
 
@@ -175,7 +176,7 @@ def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Prog
         return evaluate_embedding_only(ws, name, config, test, _unseen_tags(ws)[0])
     model = _load_model(ws, name)
     mels = test.store.mel
-    vectors = track_embeddings(model, mels, test.track_ids, progress, desc=f"{name}: tracks")
+    vectors = _test_track_vectors(ws, name, model, test, progress)
     by_id = dict(zip(test.track_ids, vectors))
     excerpts = excerpt_embeddings(model, mels, test.excerpts, EXCERPT_FRAMES, progress)
     result = MetricSet(details=test.details(), arrays={"track_ids": np.asarray(test.track_ids, dtype=str)})
@@ -190,6 +191,24 @@ def evaluate_model(ws: Workspace, name: str, test: EvaluationSet, progress: Prog
             result.details["zeroshot_skipped"] = note
     entry = {"family": model.family, "variant": model.variant, "metrics": result.metrics, "details": result.details}
     return entry, result
+
+
+def _test_track_vectors(ws: Workspace, name: str, model, test: EvaluationSet, progress: Progress) -> np.ndarray:
+    """Full-song vectors of the test tracks: rows of the model's embedding cache when it is current, else computed.
+
+    A current cache was encoded from the same checkpoint and features (its key says so), so reading
+    it gives the vectors the evaluation would compute, without encoding every test track again.
+    """
+    try:
+        if embeddings_current(ws, name):
+            emb = load_embeddings(ws, name)
+            rows = [emb.track_row.get(t) for t in test.track_ids]
+            if None not in rows:
+                return np.asarray(emb.tracks[rows], dtype=np.float32)
+    except (TagspaceError, OSError, ValueError, KeyError):
+        pass  # an unreadable cache: compute
+    mels = (test.store.mel(t) for t in test.track_ids)
+    return encode_tracks(model, mels, len(test.track_ids), progress=progress)
 
 
 def _unseen_tags(ws: Workspace) -> tuple[list[str] | None, str | None]:

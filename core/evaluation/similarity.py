@@ -22,8 +22,9 @@ Distances
 
 Full songs are :meth:`~core.models.base.EmbeddingModel.encode_track` of the
 whole cached mel (each family's own evaluation inputs: Lee's non-overlapping 3 s
-windows, Won's 8 crops, the MFCC-VQ histogram); track-triplet excerpts are
-``encode_track`` of a 3-second crop.
+windows, Won's 8 crops, the MFCC-VQ histogram), read from the model's current
+embedding cache when there is one (``embed`` computed them the same way; see
+``core.evaluation.run``); track-triplet excerpts are ``encode_track`` of a 3-second crop.
 """
 
 from __future__ import annotations
@@ -62,21 +63,6 @@ def similarity_matrix(a: np.ndarray, b: np.ndarray, kind: str) -> np.ndarray:
     if kind == "dot":
         return a @ b.T
     raise ParameterError(f"unknown distance kind {kind!r}; use 'euclidean' or 'dot'")
-
-
-def track_embeddings(model, mels, track_ids: list[str], progress: Progress = silent,
-                     desc: str = "track embeddings") -> np.ndarray:
-    """Full-song embeddings, ``(n_tracks, dim)`` float32.
-
-    Parameters
-    ----------
-    model : EmbeddingModel
-    mels : callable
-        ``mels(track_id) -> (n_mels, T)`` log-mel (e.g. ``FeatureStore(ws).mel``).
-    track_ids : list of str
-    """
-    rows = [model.encode_track(mels(t)) for t in progress(track_ids, total=len(track_ids), desc=desc)]
-    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, model.dim), np.float32)
 
 
 def excerpt_embeddings(model, mels, excerpts: list[tuple[str, int]], excerpt_frames: int = EXCERPT_FRAMES,

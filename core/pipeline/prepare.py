@@ -173,13 +173,32 @@ def embed_pending(ws: Workspace, config=None) -> list[str]:
     return pending
 
 
-def embed_models(ws: Workspace, config, progress: Progress = silent) -> None:
-    """Step ``embed``: extract the embeddings of every model with weights whose cache is missing or stale."""
+def _workers(config, jobs: int) -> int:
+    """Processes for ``jobs`` independent jobs: ``config.workers`` (0: the idle cores), never more than the jobs."""
+    from ..cores import idle_cores
+
+    return max(1, min(jobs, getattr(config, "workers", 0) or idle_cores()))
+
+
+def _embed_one(root: str, name: str) -> None:
     from ..engine.embed import extract_embeddings
 
+    extract_embeddings(Workspace.open(root), name)
+
+
+def embed_models(ws: Workspace, config, progress: Progress = silent) -> None:
+    """Step ``embed``: extract the embeddings of every model with weights whose cache is missing or stale.
+
+    Models are embedded side by side in one-thread processes (every idle core), or one after another
+    here on a GPU, which one process keeps busy.
+    """
+    import torch
+
+    from ..cores import run_in_processes
+
     todo = embed_pending(ws, config)
-    for name in progress(todo, total=len(todo), desc="models embedded"):
-        extract_embeddings(ws, name, progress=progress)
+    workers = 1 if torch.cuda.is_available() else _workers(config, len(todo))
+    run_in_processes(_embed_one, [(str(ws.root), name) for name in todo], workers, progress, "models embedded")
 
 
 def _current_sets(ws: Workspace):
@@ -248,14 +267,22 @@ def maps_pending(ws: Workspace, config=None) -> list[str]:
     return pending
 
 
-def fit_maps(ws: Workspace, config, progress: Progress = silent) -> None:
-    """Step ``maps``: fit the UMAP map of every model with usable embeddings and of every word embedding."""
+def _fit_map(root: str, job: str) -> None:
     from ..engine.projection import compute_projection
 
+    kind, name = job.split(":", 1)
+    compute_projection(Workspace.open(root), kind, name)
+
+
+def fit_maps(ws: Workspace, config, progress: Progress = silent) -> None:
+    """Step ``maps``: fit the UMAP map of every model with usable embeddings and of every word embedding.
+
+    A seeded UMAP fit runs on one thread, so the maps are fitted side by side, one process per idle core.
+    """
+    from ..cores import run_in_processes
+
     todo = maps_pending(ws, config)
-    for job in progress(todo, total=len(todo), desc="maps"):
-        kind, name = job.split(":", 1)
-        compute_projection(ws, kind, name)
+    run_in_processes(_fit_map, [(str(ws.root), job) for job in todo], _workers(config, len(todo)), progress, "maps")
 
 
 # ------------------------------------------------------------------- evaluate

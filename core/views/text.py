@@ -78,3 +78,18 @@ def code_span(text) -> str:
     fence = "`" * (max((len(r) for r in runs), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def markdown_table(columns: list[str], rows: list[list]) -> str:
+    """A small table as Markdown (every cell shown as its text, see :func:`escape_markdown`).
+
+    For tables of a few rows a page shows as they are: Markdown renders with the page's text,
+    where an interactive dataframe loads its own grid component in the browser on every visit.
+    """
+    def line(cells) -> str:
+        return "| " + " | ".join(escape_markdown(c) for c in cells) + " |"
+
+    if any(len(r) != len(columns) for r in rows):
+        raise ParameterError(f"every row needs {len(columns)} cells ({', '.join(map(str, columns))})")
+    return "\n".join([line(columns), "|" + "---|" * len(columns), *(line(r) for r in rows)])
+
