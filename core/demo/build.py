@@ -42,8 +42,8 @@ STEPS: list[Step] = [
 TYPICAL_SECONDS = {
     "tiny": {"corpus": 60, "features": 5, "words": 25, "models": 60, "embed": 10, "indexes": 1, "maps": 30,
              "evaluate": 15},
-    "default": {"corpus": 130, "features": 10, "words": 60, "models": 260, "embed": 20, "indexes": 1, "maps": 45,
-                "evaluate": 30},
+    "default": {"corpus": 140, "features": 20, "words": 65, "models": 410, "embed": 80, "indexes": 1, "maps": 40,
+                "evaluate": 50},
 }
 LOG_FILE = "build.log"
 

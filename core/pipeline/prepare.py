@@ -3,8 +3,8 @@
 Steps (names shared with ``build-demo``; each skips finished work, so a second run does
 nothing): ``features`` (log-mels on every core), ``words`` (word embeddings that models
 need, and GloVe when the workspace has none), ``models`` (a starter set when the workspace
-has no model at all, or the presets asked for), ``embed``, ``indexes``, ``maps`` (UMAP) and
-``evaluate``. Models whose ``config.json`` has ``source == "embeddings"`` (embedding-only:
+has no model at all, or the presets asked for), ``embed`` and ``maps`` (UMAP; both one model
+per process, on every idle core), ``indexes`` and ``evaluate``. Models whose ``config.json`` has ``source == "embeddings"`` (embedding-only:
 no weights) are never embedded: their ``embeddings/<name>/`` is their source of truth.
 
 :func:`missing_work` lists, for ``info``, what each step would do and the command that does it.
@@ -180,6 +180,12 @@ def _workers(config, jobs: int) -> int:
     return max(1, min(jobs, getattr(config, "workers", 0) or idle_cores()))
 
 
+#: Track encodings (models x tracks) below which ``embed`` runs in this process: each worker's imports
+#: (torch: about 7 s CPU) rival the work. Measured (``bench/bench_build.py``, 2 cores): tiny demo,
+#: 15 models x 40 tracks, 5.1 s here and 11.8 s on 2 processes; default demo, 15 x 400, 99.7 s and 79.3 s.
+EMBED_POOL_MIN_ENCODINGS = 2000
+
+
 def _embed_one(root: str, name: str) -> None:
     from ..engine.embed import extract_embeddings
 
@@ -190,14 +196,17 @@ def embed_models(ws: Workspace, config, progress: Progress = silent) -> None:
     """Step ``embed``: extract the embeddings of every model with weights whose cache is missing or stale.
 
     Models are embedded side by side in one-thread processes (every idle core), or one after another
-    here on a GPU, which one process keeps busy.
+    here on a GPU, which one process keeps busy, and when the work is small (see
+    :data:`EMBED_POOL_MIN_ENCODINGS`) unless ``config.workers`` asks for more.
     """
     import torch
 
     from ..cores import run_in_processes
 
     todo = embed_pending(ws, config)
-    workers = 1 if torch.cuda.is_available() else _workers(config, len(todo))
+    small = len(todo) * len(ws.catalog.track_ids) < EMBED_POOL_MIN_ENCODINGS
+    chosen = getattr(config, "workers", 0)  # asked for explicitly: kept, small or not
+    workers = 1 if torch.cuda.is_available() or (small and not chosen) else _workers(config, len(todo))
     run_in_processes(_embed_one, [(str(ws.root), name) for name in todo], workers, progress, "models embedded")
 
 

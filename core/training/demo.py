@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 
-from ..cores import available_cores, idle_cores
+from ..cores import available_cores
 from ..errors import TagspaceError
 from ..progress import Progress, silent
 from .presets import resolve
@@ -74,14 +74,15 @@ def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict
 
 
 def default_workers(size: str) -> int:
-    """Training processes: every core, split into one-thread processes; a ``tiny`` build: the idle cores.
+    """Training processes: every core, split into one-thread processes; a ``tiny`` build: one, this one.
 
     Processes of one thread each keep as many threads busy as one process of ``cores`` threads, so
     a loaded machine loses nothing to them, while the parts of training that one process runs on
-    one thread (batches, Python) overlap. Only at ``tiny`` do the workers' imports (about 7 s CPU
-    each) rival the work, so there the pool takes the idle cores (:func:`core.cores.idle_cores`).
+    one thread (batches, Python) overlap. At ``tiny`` the workers' imports (about 7 s CPU each)
+    outweigh the work: four tiny presets took 7.2 s here and 11.7 s on 2 processes of an idle
+    2-core machine (``bench/results/build.txt``).
     """
-    return idle_cores() if size == "tiny" else available_cores()
+    return 1 if size == "tiny" else available_cores()
 
 
 def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress = silent,
