@@ -4,8 +4,9 @@ Steps (names shared with ``build-demo``; each skips finished work, so a second r
 nothing): ``features`` (log-mels on every core), ``words`` (word embeddings that models
 need, and GloVe when the workspace has none), ``models`` (a starter set when the workspace
 has no model at all, or the presets asked for), ``embed`` and ``maps`` (UMAP; both one model
-per process, on every idle core), ``indexes`` and ``evaluate``. Models whose ``config.json`` has ``source == "embeddings"`` (embedding-only:
-no weights) are never embedded: their ``embeddings/<name>/`` is their source of truth.
+per process, on every idle core), ``indexes`` and ``evaluate``. Models whose ``config.json``
+has ``source == "embeddings"`` (embedding-only: no weights) are never embedded: their
+``embeddings/<name>/`` is their source of truth.
 
 :func:`missing_work` lists, for ``info``, what each step would do and the command that does it.
 """
@@ -182,7 +183,7 @@ def _workers(config, jobs: int) -> int:
 
 #: Track encodings (models x tracks) below which ``embed`` runs in this process: each worker's imports
 #: (torch: about 7 s CPU) rival the work. Measured (``bench/bench_build.py``, 2 cores): tiny demo,
-#: 15 models x 40 tracks, 5.1 s here and 11.8 s on 2 processes; default demo, 15 x 400, 99.7 s and 79.3 s.
+#: 15 models x 40 tracks, 5.1 s here and 11.8 s on 2 processes; default demo, 15 x 400, 81.6 s and 70.5 s.
 EMBED_POOL_MIN_ENCODINGS = 2000
 
 
