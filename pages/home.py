@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.views.health import workspace_problems
-from core.views.summary import headline_metrics, load_evaluation, model_configs, splits_table, track_table
+from core.views.summary import headline_table, load_evaluation, model_configs, splits_table, track_table
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown, markdown_table
 from pages._build import build_progress, run_active
 from pages._common import page_setup, result_table, state_key, workspace, workspace_root
@@ -21,7 +21,7 @@ def _info(root: str, state: str) -> dict:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _models(root: str, state: str):
     ws = workspace()
-    return headline_metrics(load_evaluation(ws), ws.model_names(), model_configs(ws))
+    return headline_table(load_evaluation(ws), ws.model_names(), model_configs(ws))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -66,7 +66,9 @@ models = _models(str(ws.root), state)
 if models.empty:
     st.info("No trained models yet.")
 else:
-    st.dataframe(models, hide_index=True, width="stretch")
+    st.markdown(markdown_table(list(models.columns), models.to_numpy().tolist()))
+    st.caption("Test split; in brackets the 95% bootstrap interval. Results has every metric, the papers' "
+               "numbers and the paired comparisons.")
 
 problems = [] if run_active(ws.root) else _problems(str(ws.root), state)  # during a build: its progress, above
 if problems:

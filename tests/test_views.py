@@ -11,7 +11,7 @@ import pytest
 from core.catalog import Catalog
 from core.errors import DataError, ParameterError
 from core.views.health import workspace_problems
-from core.views.summary import headline_metrics, track_table
+from core.views.summary import headline_metrics, headline_table, track_table
 from core.views.map import map_figure, map_points, selected_ids, split_selection, track_labels
 from core.views.playback import excerpt_window, window_caption
 from core.views.text import (MAX_QUERY_CHARS, MAX_QUERY_WORDS, check_query_text, code_span, escape_markdown,
@@ -139,6 +139,18 @@ def test_track_table_and_headlines(catalog):
     assert heads.loc[0, "triplet acc (sub-dims)"] == 0.8
     assert heads["adds"].tolist() == ["rhythm branch", ""]
     assert np.isnan(heads.loc[1, "triplet acc (sub-dims)"]) and "tag ROC-AUC" not in heads
+
+
+def test_headline_table_gives_every_metric_its_interval():
+    evaluation = {"models": {"m": {"family": "lee", "variant": "v",
+                                   "metrics": {"triplet_acc": {"sub_dims": {"overall": 0.8}, "track": 0.9}},
+                                   "intervals": {"triplet_acc": {"sub_dims": {"overall": [0.75, 0.85]},
+                                                                 "track": None}}}}}
+    table = headline_table(evaluation, ["m", "untrained"])
+    assert table.loc[0, "triplet acc (sub-dims)"] == "0.800 [0.750, 0.850]"
+    assert table.loc[0, "track triplets"] == "0.900"  # no interval recorded: the value alone, never a made-up one
+    assert table.loc[1, "triplet acc (sub-dims)"] == "–" and table["model"].tolist() == ["m", "untrained"]
+    assert "tag ROC-AUC" not in table  # a metric no model has: no column
 
 
 def test_workspace_problems_name_the_fix(tmp_path, catalog):

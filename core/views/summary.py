@@ -53,6 +53,16 @@ def _dig(metrics: dict, dotted: str):
     return value if isinstance(value, (int, float)) else None
 
 
+def _dig_interval(intervals: dict, dotted: str) -> list | None:
+    """``[low, high]`` at a dotted path of an ``intervals`` tree (it mirrors ``metrics``), or None."""
+    value = intervals
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return list(value) if isinstance(value, (list, tuple)) and len(value) == 2 else None
+
+
 def load_evaluation(ws: Workspace) -> dict | None:
     """The workspace's evaluation JSON, or None if not computed yet (an unreadable file raises DataError)."""
     if not ws.evaluation_path.exists():
@@ -84,3 +94,21 @@ def headline_metrics(evaluation: dict | None, model_names: list[str], configs: d
     table = pd.DataFrame(rows, columns=["model", "family", "variant", "adds", *[t for t, _ in HEADLINE_METRICS]])
     # drop metric columns no model has
     return table.dropna(axis=1, how="all")
+
+
+def headline_table(evaluation: dict | None, model_names: list[str], configs: dict | None = None) -> pd.DataFrame:
+    """:func:`headline_metrics` as text cells, each metric with its 95% interval: ``0.864 [0.841, 0.886]``.
+
+    What Home shows: every number it reports carries its interval ("–" where a model has no value).
+    """
+    from .results import table_with_intervals
+
+    values = headline_metrics(evaluation, model_names, configs)
+    entries = (evaluation or {}).get("models", {})
+    intervals = values.copy().astype(object)
+    for title, path in HEADLINE_METRICS:
+        if title in values:
+            intervals[title] = [_dig_interval(entries.get(name, {}).get("intervals", {}), path)
+                                for name in values["model"]]
+    return table_with_intervals(values, intervals)
+
