@@ -8,10 +8,7 @@ after another on two threads. ``workers=1`` trains them one after another in thi
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from multiprocessing import get_context
-
-from ..cores import available_cores
+from ..cores import available_cores, run_in_processes
 from ..errors import TagspaceError
 from ..progress import Progress, silent
 from .presets import resolve
@@ -52,11 +49,12 @@ def cost(name: str) -> float:
     return RELATIVE_COST.get(name, RELATIVE_COST.get(family, 1.0))
 
 
-def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict:
+def _train_one(root: str, name: str, size: str, seed: int, threads: int, keep_going: bool = False) -> dict:
     """Worker process: train one preset of the workspace at ``root`` on ``threads`` threads.
 
     Torch families take ``threads`` as a config option (recorded with the model); the others
-    (K-means of MFCC-VQ) are held to it through their numeric libraries' thread pools.
+    (K-means of MFCC-VQ) are held to it through their numeric libraries' thread pools. With
+    ``keep_going`` a :class:`~core.errors.TagspaceError` comes back as ``{"error": message}``.
     """
     from dataclasses import fields
 
@@ -70,7 +68,12 @@ def _train_one(root: str, name: str, size: str, seed: int, threads: int) -> dict
     if threads and "threads" in {f.name for f in fields(family_trainer(family).config)}:
         overrides["threads"] = threads
     with threadpool_limits(limits=threads or None):
-        return train_model(Workspace.open(root), name, family, overrides, silent, resume=True)
+        try:
+            return train_model(Workspace.open(root), name, family, overrides, silent, resume=True)
+        except TagspaceError as err:
+            if not keep_going:
+                raise
+            return {"error": str(err)}
 
 
 def default_workers(size: str) -> int:
@@ -123,26 +126,12 @@ def train_presets(ws, names: list[str], size: str, seed: int, progress: Progress
                 failed(name, err)
         return results
     threads = max(1, available_cores() // workers)
-    order = sorted(todo, key=cost, reverse=True)
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-    try:
-        futures = {pool.submit(_train_one, str(ws.root), name, size, seed, threads): name for name in order}
-        done_iter = iter(progress(range(len(order)), total=len(order), desc="models"))
-        next(done_iter, None)
-        remaining = set(futures)
-        while remaining:
-            finished, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
-            for future in finished:
-                name = futures[future]
-                try:
-                    results[name] = future.result()
-                except TagspaceError as err:
-                    failed(name, err)
-                next(done_iter, None)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # runs under way finish (resumable); none start
-        raise
-    pool.shutdown(wait=True)
+    order = sorted(todo, key=cost, reverse=True)  # the longest first: no long run is left for the end
+    jobs = [(str(ws.root), name, size, seed, threads, keep_going) for name in order]
+    for name, result in zip(order, run_in_processes(_train_one, jobs, workers, progress, "models", threads=threads)):
+        results[name] = result
+        if "error" in result:
+            log(f"[models] {name} failed: {result['error']}")
     return results
 
 
