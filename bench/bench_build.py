@@ -138,9 +138,9 @@ def bench_embed_and_maps(ws, workers: int, scratch: Path) -> list[str]:
                        for m in a.model_names())
             what = "same vectors (within 1e-5)"
         else:
-            jobs = [("model", m) for m in a.model_names()] + [("words", w) for w in a.word_embedding_names()]
+            maps = [("model", m) for m in a.model_names()] + [("words", w) for w in a.word_embedding_names()]
             same = all(np.array_equal(load_projection(a, k, m).coords, load_projection(b, k, m).coords)
-                       for k, m in jobs)
+                       for k, m in maps)
             what = "identical map coordinates"
         lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
                      f"(speed-up {times[1][0] / times[workers][0]:.2f}x); {what}: {same}")

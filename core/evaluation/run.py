@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.embed import embeddings_current, encode_tracks, load_embeddings
+from ..engine.embed import encode_tracks, load_embeddings
 from ..errors import DataError, ParameterError, TagspaceError, VocabularyError
 from ..features import FeatureStore
 from ..fileio import directory_hash, file_hash, read_json, write_json
@@ -200,13 +200,12 @@ def _test_track_vectors(ws: Workspace, name: str, model, test: EvaluationSet, pr
     it gives the vectors the evaluation would compute, without encoding every test track again.
     """
     try:
-        if embeddings_current(ws, name):
-            emb = load_embeddings(ws, name)
-            rows = [emb.track_row.get(t) for t in test.track_ids]
-            if None not in rows:
-                return np.asarray(emb.tracks[rows], dtype=np.float32)
+        emb = load_embeddings(ws, name)  # raises unless current
+        rows = [emb.track_row.get(t) for t in test.track_ids]
+        if None not in rows:
+            return np.asarray(emb.tracks[rows], dtype=np.float32)
     except (TagspaceError, OSError, ValueError, KeyError):
-        pass  # an unreadable cache: compute
+        pass  # a stale, missing or unreadable cache: compute
     mels = (test.store.mel(t) for t in test.track_ids)
     return encode_tracks(model, mels, len(test.track_ids), progress=progress)
 

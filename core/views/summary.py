@@ -44,22 +44,24 @@ def splits_table(splits: dict[str, int]) -> pd.DataFrame:
                          "share": [f"{100 * n / total:.0f}%" if total else "–" for n in splits.values()]})
 
 
-def _dig(metrics: dict, dotted: str):
-    value = metrics
+def _at(tree: dict, dotted: str):
+    """The value at a dotted path of a nested dict, or None."""
+    value = tree
     for key in dotted.split("."):
         if not isinstance(value, dict) or key not in value:
             return None
         value = value[key]
+    return value
+
+
+def _dig(metrics: dict, dotted: str):
+    value = _at(metrics, dotted)
     return value if isinstance(value, (int, float)) else None
 
 
 def _dig_interval(intervals: dict, dotted: str) -> list | None:
     """``[low, high]`` at a dotted path of an ``intervals`` tree (it mirrors ``metrics``), or None."""
-    value = intervals
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            return None
-        value = value[key]
+    value = _at(intervals, dotted)
     return list(value) if isinstance(value, (list, tuple)) and len(value) == 2 else None
 
 
