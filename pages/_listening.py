@@ -19,6 +19,7 @@ from core.listening.db import open_db
 from core.listening.researcher import (SIGN_IN_PARAM, SignInLinks, SignInThrottle, announce_sign_in_link,
                                        researcher_credential, sign_in)
 from core.listening.roles import explorer_sign_in_required, page_allowed, sign_in_setting
+from core.views.text import code_span
 from pages._common import open_workspace, show_error, workspace_root
 
 #: Session-state keys: signed in as a researcher; this browser session opened a rater link.
@@ -88,8 +89,8 @@ def researcher_sign_in(ws) -> bool:
     if credential is None:
         _announce_link(ws)
         st.info("No researcher password is set. Open the one-time sign-in link printed in the terminal "
-                "that runs the app, or set a password with\n\n"
-                f"```\npython -m core listening set-password --workspace {ws.root}\n```")
+                "that runs the app, or set a password with "
+                + code_span(f"python -m core listening set-password --workspace {ws.root}") + ".")
         return False
     with st.form("login"):
         given = st.text_input("Researcher password", type="password", max_chars=1024)

@@ -72,8 +72,11 @@ def auto_tagging() -> None:
                                                                          max_value=1.0, format="%.3f")})
 
 
-text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"])
-with text_tab:
-    text_search()
-with tag_tab:
-    auto_tagging()
+# lazy tabs: only the open tab runs and is sent, so a visit does not load the other tab's widgets
+text_tab, tag_tab = st.tabs(["Text → tracks", "Auto-tagging"], key="search_tab", on_change="rerun")
+if text_tab.open:
+    with text_tab:
+        text_search()
+if tag_tab.open:
+    with tag_tab:
+        auto_tagging()

@@ -101,6 +101,12 @@ def test_search_text_and_autotagging(app, tiny_workspace):
     at.text_input(key="text_query").input("").run()
     at.text_input(key="text_query").input("zzzzqqqq").run()
     assert at.error and not at.exception
+    # lazy tabs: auto-tagging's widgets run only once its tab is open, and then the text search's do not
+    assert not [r for r in at.radio if r.key == "tag_vocab"]
+    at.session_state["search_tab"] = "Auto-tagging"
+    at.run()
+    _no_errors(at)
+    assert at.radio(key="tag_vocab").value == "seen" and not [t for t in at.text_input if t.key == "text_query"]
 
 
 def test_results_page_shows_tables(app):
