@@ -212,7 +212,7 @@ def train(run: Run, progress: Progress = silent, resume: bool = False) -> dict:
 
 
 def _train(run: Run, progress: Progress, resume: bool) -> dict:
-    cfg, model = run.config, run.model
+    cfg = run.config
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     group = distributed.join(device)  # None: a single process
