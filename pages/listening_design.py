@@ -159,17 +159,15 @@ def main(ws) -> None:
         return
     try:
         db = listening_db(ws)
-        # lazy tabs: only the open tab runs (the report's tables are not built while designing)
-        design, links, report = st.tabs(["Design", "Rater links", "Report"], key="listening_tab", on_change="rerun")
-        if design.open:
-            with design:
-                _design_tab(ws, db)
-        if links.open:
-            with links:
-                _raters_tab(db)
-        if report.open:
-            with report:
-                _report_tab(ws, db)
+        # Not lazy tabs: switching would rerun the page and drop a half-filled design form and the
+        # one-time rater links just shown (only their hashes are stored).
+        design, links, report = st.tabs(["Design", "Rater links", "Report"])
+        with design:
+            _design_tab(ws, db)
+        with links:
+            _raters_tab(db)
+        with report:
+            _report_tab(ws, db)
     except TagspaceError as err:
         show_error(err)
 

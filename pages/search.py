@@ -6,7 +6,7 @@ from core.engine.queries import text_to_tracks, track_to_tags
 from core.errors import TagspaceError
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from pages._common import (has_text_side, page_setup, picked_engine, player, result_table, set_url, show_error,
-                           track_or_clip, track_titles, url_text)
+                           track_or_clip, track_titles, url_text, url_value)
 
 ws = page_setup(__file__)
 st.title("Search")
@@ -51,8 +51,10 @@ def text_search() -> None:
 @st.fragment
 def auto_tagging() -> None:
     """Track or clip -> tags: its widgets rerun this tab only."""
-    query, filename = track_or_clip("Track", "Track", "tag", upload_label="Audio clip",
-                                    no_upload=eng.unavailable("audio"))
+    query, filename = track_or_clip("Track", "Track", "tag", default=url_value("tag_track"),
+                                    upload_label="Audio clip", no_upload=eng.unavailable("audio"))
+    if filename is None:  # a catalog track (or none): kept in the URL, so it survives a switch of tabs
+        set_url(tag_track=query)
     if query is not None and filename is None:
         player(query, window, key="tag")
         tags = ws.catalog.tags_of(query).items()

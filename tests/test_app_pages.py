@@ -107,6 +107,16 @@ def test_search_text_and_autotagging(app, tiny_workspace):
     at.run()
     _no_errors(at)
     assert at.radio(key="tag_vocab").value == "seen" and not [t for t in at.text_input if t.key == "text_query"]
+    # the picked track is kept in the URL, so it is still picked after a visit to the other tab
+    track = tiny_workspace.catalog.track_ids[3]
+    at.selectbox(key="sel_tag").set_value(track).run()
+    _no_errors(at)
+    assert at.query_params["tag_track"] in (track, [track])
+    at.session_state["search_tab"] = "Text → tracks"
+    at.run()
+    at.session_state["search_tab"] = "Auto-tagging"
+    at.run()
+    assert at.selectbox(key="sel_tag").value == track and any("Catalog tags" in c.value for c in at.caption)
 
 
 def test_results_page_shows_tables(app):
