@@ -63,11 +63,13 @@ st.dataframe({"id": [f"t{i}" for i in order], "score": [scores[i] for i in order
 # (Similar and the bare app both show their ranking as a dataframe).
 TABLE = "[data-testid='stMain'] [data-testid='stDataFrame']"
 RANKING = f"() => Array.from(document.querySelectorAll(\"{TABLE} td\")).map(e => e.textContent).join(' ')"
+# The table's pixels: what its canvases show, as one string.
+PIXELS = f"() => Array.from(document.querySelectorAll(\"{TABLE} canvas\")).map(c => c.toDataURL()).join('|')"
 
 # From the next key press on, every animation frame: the time of each change of the table's pixels
 # (its canvases) and the first time its cells read as a full ranking different from `before`.
 WATCH = f"""(before) => {{
-  const pixels = () => Array.from(document.querySelectorAll("{TABLE} canvas")).map(c => c.toDataURL()).join('|');
+  const pixels = {PIXELS};
   const cells = {RANKING};
   window.__changes = []; window.__cells = null; window.__stop = false;
   let last = pixels();
@@ -88,7 +90,7 @@ WATCH = f"""(before) => {{
 # seconds to the changed cells).
 STOP = f"""() => {{
   window.__stop = true;
-  const final = Array.from(document.querySelectorAll("{TABLE} canvas")).map(c => c.toDataURL()).join('|');
+  const final = ({PIXELS})();
   const last = window.__changes[window.__changes.length - 1];
   return [last ? last[0] : null, !!last && last[1] === final, window.__cells];
 }}"""
