@@ -339,6 +339,15 @@ def track_titles() -> dict[str, str]:
     return _track_titles(str(ws.root), state_key(ws))
 
 
+def titles_of(ids, titles: dict[str, str]) -> list:
+    """The title of each id (None for an unknown id), by dictionary look-up.
+
+    Not ``Series.map(titles)``: that turns the whole catalog's titles into a Series on every
+    rerun (0.1 s at 200,000 tracks) to look up ten results.
+    """
+    return [titles.get(t) for t in ids]
+
+
 def track_picker(label: str, key: str, default: str | None = None, search_label: str | None = None) -> str | None:
     """Search the catalog by title, artist or id and pick one track (None when nothing matches).
 

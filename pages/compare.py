@@ -22,8 +22,8 @@ from core.fileio import file_hash
 from core.views.map import COLOR_BY, map_points, selected_ids, split_selection
 from core.views.playback import window_caption
 from core.views.text import MAX_QUERY_CHARS, escape_markdown
-from pages._common import (clip_upload, engine, page_setup, player, result_table, set_url, show_error, url_text,
-                           url_value)
+from pages._common import (clip_upload, engine, page_setup, player, result_table, set_url, show_error, titles_of,
+                           track_titles, url_text, url_value)
 
 VIEWS = {"maps": "Linked maps", "query": "One query, two lists", "metrics": "Metric differences",
          "disagree": "Disagreements"}
@@ -63,10 +63,6 @@ def comparison(ws, eng_a, eng_b, k: int):
 def window_of(eng) -> float | None:
     """Seconds of the excerpts to play for a model (its input length; None: whole clips)."""
     return getattr(eng.model, "input_seconds", None) if eng.model is not None else None
-
-
-def _titles(ws) -> dict:
-    return dict(zip(ws.catalog.tracks["track_id"], ws.catalog.tracks["title"]))
 
 
 def _exports(ws, frame, name: str, key: str) -> None:
@@ -121,7 +117,7 @@ def maps_view(ws, a: str, b: str, window) -> None:
         st.session_state.pop(SELECTION, None)
         st.rerun(scope="fragment")
     frame = track_table(ws.catalog, selected)
-    result_table(frame, window, "selection", id_column="track_id", titles=_titles(ws))
+    result_table(frame, window, "selection", id_column="track_id", titles=track_titles())
     _exports(ws, frame, "selection", "selection")
 
 
@@ -177,12 +173,12 @@ def query_view(ws, a: str, b: str, eng_a, eng_b, k: int) -> None:
     m1.metric(f"Overlap (Jaccard@{k})", f"{result.jaccard:.2f}")
     m2.metric("Rank correlation (Spearman)", f"{result.spearman:.2f}")
     m3.metric("Returned by one model only", f"{len(result.only_a)} A · {len(result.only_b)} B")
-    titles = _titles(ws)
+    titles = track_titles()
     for col, side, name, eng in zip(st.columns(2), ("a", "b"), (a, b), (eng_a, eng_b)):
         with col:
             st.markdown(f"**{'A' if side == 'a' else 'B'}: {escape_markdown(name)}**")
             frame = result.frame(side)
-            frame.insert(2, "title", [titles.get(t) for t in frame["id"]])  # not Series.map(dict): copies the catalog
+            frame.insert(2, "title", titles_of(frame["id"], titles))
             frame["only_here"] = frame["only_here"].map({True: f"only {side.upper()}", False: "both"})
             frame = frame[["rank", "id", "title", "only_here", "score", "rank_other"]]
             result_table(frame, window_of(eng), f"query_{side}", titles=titles,
@@ -283,7 +279,7 @@ def disagreement_view(ws, a: str, b: str, eng_a, eng_b, k: int, window) -> None:
     ids = result.ids(rows)
     frame = track_table(catalog, ids, {"disagreement": result.disagreement[rows].round(3),
                                        f"jaccard@{k}": result.jaccard[rows].round(3)})
-    result_table(frame, window, "disagree", id_column="track_id", titles=_titles(ws))
+    result_table(frame, window, "disagree", id_column="track_id", titles=track_titles())
     _exports(ws, frame, f"disagreement-{a}-{b}", "disagree")
 
     st.subheader("Triplets with opposite judgements")
@@ -294,8 +290,8 @@ def disagreement_view(ws, a: str, b: str, eng_a, eng_b, k: int, window) -> None:
     if triplets.empty:
         st.info("The two models make no opposite judgements among these tracks' neighbours.")
         return
-    titles = _titles(ws)
-    shown = triplets.assign(**{side: [titles.get(t) for t in triplets[f"{side}_id"]] for side in ("anchor", "x", "y")})
+    titles = track_titles()
+    shown = triplets.assign(**{side: titles_of(triplets[f"{side}_id"], titles) for side in ("anchor", "x", "y")})
     event = st.dataframe(shown[["anchor", "x", "y", "margin_a", "margin_b", "strength", "anchor_id", "x_id", "y_id"]],
                          hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
                          key="compare_triplets",

@@ -6,7 +6,7 @@ from core.engine.queries import text_to_tracks, track_to_tags
 from core.errors import TagspaceError
 from core.views.text import MAX_QUERY_CHARS, code_span, escape_markdown
 from pages._common import (has_text_side, page_setup, picked_engine, player, result_table, set_url, show_error,
-                           track_or_clip, track_titles, url_text, url_value)
+                           titles_of, track_or_clip, track_titles, url_text, url_value)
 
 ws = page_setup(__file__)
 st.title("Search")
@@ -43,7 +43,7 @@ def text_search() -> None:
         st.warning(warning)
     titles = track_titles()
     frame = result.to_frame()[["rank", "id", "score"]]
-    frame.insert(2, "title", [titles.get(t) for t in frame["id"]])  # Series.map(dict) copies the catalog: 0.1 s at 200k
+    frame.insert(2, "title", titles_of(frame["id"], titles))
     result_table(frame, window, "text", titles=titles,
                  column_config={"score": st.column_config.NumberColumn("score", format="%.3f")})
 

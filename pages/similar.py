@@ -6,8 +6,8 @@ from core.engine.queries import mix_and_match, weighted_subspace_search
 from core.errors import TagspaceError
 from core.views.playback import window_caption
 from core.views.weights import weights_from_text, weights_to_text
-from pages._common import (page_setup, picked_engine, player, result_table, set_url, show_error, track_or_clip,
-                           track_picker, track_titles, url_value)
+from pages._common import (page_setup, picked_engine, player, result_table, set_url, show_error, titles_of,
+                           track_or_clip, track_picker, track_titles, url_value)
 
 ws = page_setup(__file__)
 st.title("Similar tracks")
@@ -20,7 +20,7 @@ def show_results(result) -> None:
         st.warning(warning)
     frame = result.to_frame()
     titles = track_titles()
-    frame.insert(2, "title", [titles.get(t) for t in frame["id"]])  # Series.map(dict) copies the catalog: 0.1 s at 200k
+    frame.insert(2, "title", titles_of(frame["id"], titles))
     sim_cols = [c for c in frame.columns if c.startswith("sim_")]
     config = {c: st.column_config.ProgressColumn(c[4:], min_value=-1.0, max_value=1.0, format="%.2f")
               for c in sim_cols}
