@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,33 @@ def test_run_in_processes_keeps_job_order_holds_threads_and_raises(monkeypatch):
     assert run_in_processes(os.getenv, [("NUMBA_NUM_THREADS",)], workers=1) == [None]  # here: this process's own
     with pytest.raises(ValueError, match="invalid literal"):
         run_in_processes(int, [("1",), ("not a number",), ("3",)], workers=2)
+
+
+def test_worker_start_holds_torch_loaded_before_it():
+    """A worker whose main module loaded torch first is still held to its threads (not every core)."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(4); from core.cores import _hold_threads; _hold_threads(1); "
+            "print(torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "1"
+
+
+def test_run_in_processes_counts_each_job_as_it_finishes():
+    """A long first job does not hold back the count of a short one (a build's live progress moves)."""
+    import time
+
+    from core.cores import run_in_processes
+
+    counted_at = []
+
+    def progress(iterable, total=None, desc=""):
+        for item in iterable:
+            yield item
+            counted_at.append(time.monotonic())
+
+    assert run_in_processes(time.sleep, [(3.0,), (0.0,)], workers=2, progress=progress) == [None, None]
+    assert len(counted_at) == 2
+    assert counted_at[1] - counted_at[0] > 1.0  # the short job was counted while the long one still ran
