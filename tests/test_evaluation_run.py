@@ -432,3 +432,25 @@ def test_batched_excerpts_equal_encode_track(workspace):
             piece = store.mel(tid)[:, start:start + EXCERPT_FRAMES]
             crop[:, :piece.shape[1]] = piece
             np.testing.assert_allclose(got[(tid, start)], model.encode_track(crop), rtol=1e-5, atol=1e-6)
+
+
+def test_models_evaluated_in_worker_processes_score_as_here(tiny_workspace, tmp_path):
+    """The pool (one process per model at a time) gives the serial path's metrics and intervals."""
+    from functools import reduce
+
+    names = [n for n in ("lee-disentangled", "won-balanced") if n in tiny_workspace.model_names()]
+    assert len(names) == 2
+    here = run.evaluate_workspace(tiny_workspace, models=names, words=False, out=tmp_path / "here.json",
+                                  force=True, workers=1)
+    pooled = run.evaluate_workspace(tiny_workspace, models=names, words=False, out=tmp_path / "pool.json",
+                                    force=True, workers=2)
+    assert here["errors"] == pooled["errors"] == {}
+    for name in names:
+        a, b = here["models"][name], pooled["models"][name]
+        paths = list(metric_paths(a["metrics"]))
+        assert paths and paths == list(metric_paths(b["metrics"]))
+        for path in paths:
+            for tree in ("metrics", "intervals"):
+                va, vb = (reduce(lambda node, key: node[key], path, entry[tree]) for entry in (a, b))
+                assert (va is None and vb is None) or va == pytest.approx(vb, abs=1e-6), (name, tree, path)
+        assert a["details"] == b["details"]

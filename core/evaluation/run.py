@@ -232,9 +232,58 @@ def protocol_of(n_triplets: int = N_TRIPLETS, seed: int = 0) -> dict:
                                     "word embeddings": "query tags; train tracks"}}}
 
 
+#: Models x test tracks below which the models are evaluated here, one after another. A worker pays
+#: its imports (torch: about 7 s CPU) and its own test set; on the default demo (61 test tracks) one
+#: model's evaluation took 7.7 s CPU, so 15 models on 2 workers finish sooner, 4 tiny ones do not.
+EVALUATE_POOL_MIN_TRACK_MODELS = 300
+
+_worker_sets: dict[tuple, EvaluationSet] = {}
+
+
+def _evaluate_in_worker(root: str, name: str, n_triplets: int, seed: int):
+    """Worker process: ``evaluate_model`` on a test set built once per process; a failure comes back as text."""
+    key = (root, n_triplets, seed)
+    ws = Workspace.open(root)
+    try:
+        if key not in _worker_sets:
+            _worker_sets[key] = EvaluationSet(ws, n_triplets, seed, silent)
+        return evaluate_model(ws, name, _worker_sets[key])
+    except TagspaceError as err:
+        return {"error": str(err)}
+
+
+def _evaluate_models(ws: Workspace, names: list[str], n_triplets: int, seed: int, workers: int,
+                     progress: Progress) -> dict:
+    """name -> ``(entry, MetricSet)`` of :func:`evaluate_model`, or ``{"error": message}``.
+
+    ``workers`` processes side by side (0: the idle cores; one here on a GPU, which one process keeps
+    busy, or when the work is small, see :data:`EVALUATE_POOL_MIN_TRACK_MODELS`).
+    """
+    import torch
+
+    from ..cores import idle_cores, run_in_processes
+
+    if not names:
+        return {}
+    small = len(names) * len(ws.catalog.split_ids(SPLIT)) < EVALUATE_POOL_MIN_TRACK_MODELS
+    if not workers:
+        workers = 1 if torch.cuda.is_available() or small else idle_cores()
+    workers = max(1, min(workers, len(names)))
+    if workers > 1:
+        jobs = [(str(ws.root), name, n_triplets, seed) for name in names]
+        return dict(zip(names, run_in_processes(_evaluate_in_worker, jobs, workers, progress, "models evaluated")))
+    test, results = EvaluationSet(ws, n_triplets, seed, progress), {}
+    for name in names:
+        try:
+            results[name] = evaluate_model(ws, name, test, progress)
+        except TagspaceError as err:
+            results[name] = {"error": str(err)}
+    return results
+
+
 def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bool = True,
                        out: str | Path | None = None, n_triplets: int = N_TRIPLETS, seed: int = 0,
-                       force: bool = False, progress: Progress = silent, log=None) -> dict:
+                       force: bool = False, progress: Progress = silent, log=None, workers: int = 0) -> dict:
     """Evaluate a workspace's models (and word embeddings) on the test split and write the JSON.
 
     Parameters
@@ -259,6 +308,9 @@ def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bo
     progress : callable
     log : callable, optional
         ``log(message)`` for per-model notes (e.g. ``print``).
+    workers : int
+        Models evaluated side by side in worker processes (0: the idle cores, or one here where that
+        does not pay; 1: here, one after another). The metrics are the same either way.
 
     Returns
     -------
@@ -282,29 +334,28 @@ def evaluate_workspace(ws: Workspace, models: list[str] | None = None, words: bo
     reusable = all(previous.get(key) == value for key, value in header.items() if key != "split")
     resampler = Resampler(seed, N_RESAMPLES)
 
-    result_models, units, arrays, errors, test = {}, {kind: {} for kind in ENTRY_KINDS}, {}, {}, None
+    result_models, units, arrays, errors = {}, {kind: {} for kind in ENTRY_KINDS}, {}, {}
+    digests, todo = {}, []
     for name in available:
-        digest = checkpoint_hash(ws, name)
+        digests[name] = digest = checkpoint_hash(ws, name)
         old = previous.get("models", {}).get(name) if reusable else None
         cached = cached_units(out, previous, "models", name) if old and old.get("checkpoint") == digest else None
         if cached is not None:
             result_models[name] = old
             units["models"][name], arrays[name] = cached
             log(f"[evaluate] {name}: unchanged, cached result kept")
+        elif name in selected:
+            todo.append(name)
+    for name, outcome in _evaluate_models(ws, todo, n_triplets, seed, workers, progress).items():
+        if isinstance(outcome, dict):
+            errors[name] = outcome["error"]
+            log(f"[evaluate] {name}: failed: {outcome['error']}")
             continue
-        if name not in selected:
-            continue
-        if test is None:
-            test = EvaluationSet(ws, n_triplets, seed, progress)
-        try:
-            entry, result = evaluate_model(ws, name, test, progress)
-        except TagspaceError as err:
-            errors[name] = str(err)
-            log(f"[evaluate] {name}: failed: {err}")
-            continue
-        result_models[name] = {**entry, "intervals": interval_tree(result.units, resampler), "checkpoint": digest}
+        entry, result = outcome
+        result_models[name] = {**entry, "intervals": interval_tree(result.units, resampler),
+                               "checkpoint": digests[name]}
         units["models"][name], arrays[name] = result.units, result.arrays
-        save_units(units_path(out, "models", name), result.units, units_key(header, digest), result.arrays)
+        save_units(units_path(out, "models", name), result.units, units_key(header, digests[name]), result.arrays)
         log(f"[evaluate] {name}: done")
 
     word_embeddings = (_evaluate_words(ws, previous if reusable else {}, header, out, units["word_embeddings"],
@@ -373,4 +424,4 @@ def evaluate_demo(ws: Workspace, demo, progress: Progress = silent) -> dict:
     with a :class:`~core.errors.TagspaceError` is reported on stdout and left
     out; the build goes on.
     """
-    return evaluate_workspace(ws, seed=demo.seed, progress=progress, log=print)
+    return evaluate_workspace(ws, seed=demo.seed, progress=progress, log=print, workers=getattr(demo, "workers", 0))
