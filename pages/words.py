@@ -38,6 +38,21 @@ right = c2.selectbox("Musical embedding", musical, key="right")
 chosen = {left: loaded[left], right: loaded[right]}
 
 
+# Keyed by the workspace state and the inputs: a visit with the URL's phrase (or the default pairs) reuses the
+# neighbour tables and the chart instead of scanning 400,000 GloVe vectors and building the figure again.
+@st.cache_data(show_spinner=False, max_entries=256)
+def _side_by_side(root: str, state: str, left: str, right: str, phrase: str, k: int, min_count: int):
+    return compare_phrase({left: loaded[left], right: loaded[right]}, phrase, k, _music_vocabulary(root, state),
+                          min_count=min_count)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _pair_view(root: str, state: str, left: str, right: str, pairs: tuple[tuple[str, str], ...]):
+    """(pair cosine table, its chart), shared read-only by every session."""
+    frame = pair_cosine_frame({left: loaded[left], right: loaded[right]}, list(pairs))
+    return frame, pair_cosine_figure(frame)
+
+
 @st.fragment
 def neighbours() -> None:
     """Neighbours of a phrase in both embeddings: its widgets rerun this part of the page only."""
@@ -46,9 +61,9 @@ def neighbours() -> None:
     k = st.slider("Neighbours", 5, 30, 10, key="nk")
     min_count = st.number_input("Minimum training count (embeddings with counts only; rare tokens are noisy)",
                                 min_value=1, value=2, step=1, key="min_count")
-    music_terms = _music_vocabulary(str(ws.root), state_key(ws))
     try:
-        result = compare_phrase(chosen, phrase, k, music_terms, min_count=int(min_count)) if phrase.strip() else None
+        result = (_side_by_side(str(ws.root), state_key(ws), left, right, phrase, k, int(min_count))
+                  if phrase.strip() else None)
     except TagspaceError as err:
         show_error(err)
         return
@@ -85,12 +100,13 @@ def pair_cosines() -> None:
         st.caption(f"Comparing the first {MAX_PAIRS} of {len(pair_list)} pairs.")
         pair_list = pair_list[:MAX_PAIRS]
     try:
-        frame = pair_cosine_frame(chosen, pair_list) if pair_list else None
+        frame, figure = (_pair_view(str(ws.root), state_key(ws), left, right, tuple(pair_list)) if pair_list
+                         else (None, None))
     except TagspaceError as err:
         show_error(err)
         return
     if frame is not None:
-        st.plotly_chart(pair_cosine_figure(frame), key="pair_chart")
+        st.plotly_chart(figure, key="pair_chart")
         missing = frame[frame["note"] != ""]
         if len(missing):
             st.caption("Missing: " + escape_markdown("; ".join(f"{r.embedding}: {r.note}" for r in missing.itertuples())))
