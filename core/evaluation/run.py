@@ -233,8 +233,9 @@ def protocol_of(n_triplets: int = N_TRIPLETS, seed: int = 0) -> dict:
 
 
 #: Models x test tracks below which the models are evaluated here, one after another. A worker pays
-#: its imports (torch: about 7 s CPU) and its own test set; on the default demo (61 test tracks) one
-#: model's evaluation took 7.7 s CPU, so 15 models on 2 workers finish sooner, 4 tiny ones do not.
+#: its imports (torch: about 7 s CPU) and its own test set. The default demo (15 models x 61 test
+#: tracks, about 5 s per model on one thread) took 58.4 s here and 42.7 s on 2 workers (2 idle cores);
+#: the tiny demo's 15 x 8 is work of a few seconds, less than the imports.
 EVALUATE_POOL_MIN_TRACK_MODELS = 300
 
 _worker_sets: dict[tuple, EvaluationSet] = {}
