@@ -63,6 +63,11 @@ def idle_cores() -> int:
     return max(1, min(cores, cores - int(busy_cores() + 0.25)))
 
 
+def pool_workers(asked: int, jobs: int) -> int:
+    """Processes for ``jobs`` independent jobs: ``asked`` (0: the :func:`idle_cores`), never more than the jobs."""
+    return max(1, min(jobs, asked or idle_cores()))
+
+
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 

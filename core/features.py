@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import N_MELS, load_audio, log_mel
-from .cores import idle_cores
+from .cores import pool_workers
 from .errors import TagspaceError
 from .fileio import write_json
 from .paths import confined_path
@@ -60,11 +60,6 @@ def safe_filename(track_id: str) -> str:
         return track_id
     digest = hashlib.sha1(track_id.encode("utf-8")).hexdigest()[:10]
     return f"{safe.lstrip('.')[:80]}-{digest}"
-
-
-def default_workers() -> int:
-    """Worker processes for feature extraction: every idle core (:func:`core.cores.idle_cores`)."""
-    return idle_cores()
 
 
 def compute_mel(path: str | os.PathLike) -> np.ndarray:
@@ -305,7 +300,7 @@ class FeatureStore:
         progress : callable
             Progress wrapper (see :mod:`core.progress`), over the tracks done.
         workers : int, optional
-            Worker processes (default :func:`default_workers`: every idle core); 1 computes
+            Worker processes (default: every idle core, :func:`core.cores.pool_workers`); 1 computes
             in this process. Either way the stored arrays are the same, bit for bit.
 
         Returns
@@ -324,7 +319,7 @@ class FeatureStore:
                 jobs.append((tid, str(self.ws.audio_path(tid))))
             except TagspaceError as err:
                 failed[tid] = str(err)
-        workers = max(1, min(workers or default_workers(), len(jobs) or 1))
+        workers = pool_workers(workers, len(jobs) or 1)
         chunks = _chunks(jobs, workers)
         bar = iter(progress(range(len(jobs)), total=len(jobs), desc="mel features"))
 

@@ -262,14 +262,12 @@ def _evaluate_models(ws: Workspace, names: list[str], n_triplets: int, seed: int
     """
     import torch
 
-    from ..cores import idle_cores, run_in_processes
+    from ..cores import pool_workers, run_in_processes
 
     if not names:
         return {}
     small = len(names) * len(ws.catalog.split_ids(SPLIT)) < EVALUATE_POOL_MIN_TRACK_MODELS
-    if not workers:
-        workers = 1 if torch.cuda.is_available() or small else idle_cores()
-    workers = max(1, min(workers, len(names)))
+    workers = 1 if not workers and (torch.cuda.is_available() or small) else pool_workers(workers, len(names))
     if workers > 1:
         jobs = [(str(ws.root), name, n_triplets, seed) for name in names]
         return dict(zip(names, run_in_processes(_evaluate_in_worker, jobs, workers, progress, "models evaluated")))

@@ -174,13 +174,6 @@ def embed_pending(ws: Workspace, config=None) -> list[str]:
     return pending
 
 
-def _workers(config, jobs: int) -> int:
-    """Processes for ``jobs`` independent jobs: ``config.workers`` (0: the idle cores), never more than the jobs."""
-    from ..cores import idle_cores
-
-    return max(1, min(jobs, getattr(config, "workers", 0) or idle_cores()))
-
-
 #: Track encodings (models x tracks) below which ``embed`` runs in this process: each worker's imports
 #: (torch: about 7 s CPU) rival the work. Measured (``bench/bench_build.py``, 2 cores): tiny demo,
 #: 15 models x 40 tracks, 5.1 s here and 11.8 s on 2 processes; default demo, 15 x 400, 81.6 s and 70.5 s.
@@ -202,12 +195,12 @@ def embed_models(ws: Workspace, config, progress: Progress = silent) -> None:
     """
     import torch
 
-    from ..cores import run_in_processes
+    from ..cores import pool_workers, run_in_processes
 
     todo = embed_pending(ws, config)
     small = len(todo) * len(ws.catalog.track_ids) < EMBED_POOL_MIN_ENCODINGS
     chosen = getattr(config, "workers", 0)  # asked for explicitly: kept, small or not
-    workers = 1 if torch.cuda.is_available() or (small and not chosen) else _workers(config, len(todo))
+    workers = 1 if torch.cuda.is_available() or (small and not chosen) else pool_workers(chosen, len(todo))
     run_in_processes(_embed_one, [(str(ws.root), name) for name in todo], workers, progress, "models embedded")
 
 
@@ -289,10 +282,11 @@ def fit_maps(ws: Workspace, config, progress: Progress = silent) -> None:
 
     A seeded UMAP fit runs on one thread, so the maps are fitted side by side, one process per idle core.
     """
-    from ..cores import run_in_processes
+    from ..cores import pool_workers, run_in_processes
 
     todo = maps_pending(ws, config)
-    run_in_processes(_fit_map, [(str(ws.root), job) for job in todo], _workers(config, len(todo)), progress, "maps")
+    workers = pool_workers(getattr(config, "workers", 0), len(todo))
+    run_in_processes(_fit_map, [(str(ws.root), job) for job in todo], workers, progress, "maps")
 
 
 # ------------------------------------------------------------------- evaluate
