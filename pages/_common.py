@@ -269,28 +269,62 @@ def result_rows(hits, window_s: float | None, key: str, titles: dict[str, str] |
             player(hit.id, window_s, key=key)
 
 
+def _kept(key: str) -> str:
+    return f"_kept_{key}"
+
+
+def _keep_upload(key: str) -> None:
+    """``on_change`` of an upload box: remember its clip (a checked one), or forget it when the box is cleared.
+
+    The clip must outlive its box: a closed tab or the other choice of a radio removes the box,
+    and Streamlit drops the file with it.
+    """
+    from core.views.uploads import check_upload
+
+    upload = st.session_state.get(key)
+    st.session_state.pop(_kept(key), None)
+    if upload is not None:
+        try:
+            check_upload(upload.name, upload.size)
+        except TagspaceError:
+            return  # the box shows why on this rerun
+        st.session_state[_kept(key)] = (upload.getvalue(), upload.name)
+
+
+def _forget(key: str) -> None:
+    st.session_state.pop(_kept(key), None)
+
+
 def clip_upload(label: str = "Audio clip (wav, flac, ogg, mp3)", key: str = "upload",
                 preview: bool = False) -> tuple[bytes | None, str | None]:
     """An upload box for one audio clip, checked by type and size; (content, file name) or (None, None).
 
+    The clip is kept for the session: when the box comes back empty after it was gone (another
+    tab or source was chosen), the clip uploaded before is used, with a button to forget it.
     Decoding (channels, sample rate and duration checked from the header first) happens in the
     engine, once per clip: its embedding is cached by content hash.
     """
     from core.audio import AUDIO_EXTENSIONS
     from core.views.uploads import check_upload
 
-    upload = st.file_uploader(label, type=[ext.lstrip(".") for ext in AUDIO_EXTENSIONS], key=key)
+    upload = st.file_uploader(label, type=[ext.lstrip(".") for ext in AUDIO_EXTENSIONS], key=key,
+                              on_change=_keep_upload, args=(key,))
     if upload is None:
-        return None, None
-    try:
-        check_upload(upload.name, upload.size)
-    except TagspaceError as err:
-        show_error(err)
-        return None, None
-    data = upload.getvalue()
+        if _kept(key) not in st.session_state:
+            return None, None
+        data, name = st.session_state[_kept(key)]
+        st.caption(f"Using {code_span(name)}, uploaded before; drop another clip above to replace it.")
+        st.button("Forget this clip", key=f"{key}_forget", on_click=_forget, args=(key,))
+    else:
+        try:
+            check_upload(upload.name, upload.size)
+        except TagspaceError as err:
+            show_error(err)
+            return None, None
+        data, name = upload.getvalue(), upload.name
     if preview:
-        st.audio(data, format=upload.type or "audio/wav")
-    return data, upload.name
+        st.audio(data, format=(upload.type if upload else None) or mimetypes.guess_type(name)[0] or "audio/wav")
+    return data, name
 
 
 def has_text_side(config: dict) -> bool:
@@ -383,8 +417,11 @@ def track_or_clip(label: str, picker_label: str, key: str, default: str | None =
         upload box ``<key>_upload``. ``no_upload``: why this model takes no audio (uploads are
         then not offered, and the reason is shown).
     """
-    source = st.radio(label, ["Catalog track"] if no_upload else ["Catalog track", "Upload a clip"],
+    options = ["Catalog track"] if no_upload else ["Catalog track", "Upload a clip"]
+    kept = st.session_state.get(_kept(f"src_{key}"))  # the choice outlives the radio (a closed tab drops it)
+    source = st.radio(label, options, index=options.index(kept) if kept in options else 0,
                       horizontal=True, key=f"src_{key}")
+    st.session_state[_kept(f"src_{key}")] = source
     if no_upload:
         st.caption(f"Uploads are off: {escape_markdown(no_upload)}.")
     if source == "Catalog track":

@@ -177,6 +177,37 @@ def test_upload_a_clip_and_reweight(page, app_url, tiny_workspace, tmp_path):
     screenshot(page, "similar-upload")
 
 
+def test_an_uploaded_clip_outlives_a_switch_of_tabs(page, app_url, tiny_workspace, tmp_path):
+    """Search's tabs are lazy (a closed tab's widgets are gone): the clip and the source choice are kept."""
+    import numpy as np
+    import soundfile as sf
+
+    clip = tmp_path / "kept clip.wav"
+    sf.write(clip, np.random.default_rng(5).normal(scale=0.1, size=3 * 22050).astype(np.float32), 22050)
+    _open(page, app_url, "search", f"?model={_model(tiny_workspace, 'mwe')}")
+    page.get_by_role("tab", name="Auto-tagging").click()
+    wait_for_app(page)
+    page.get_by_text("Upload a clip").click()
+    wait_for_app(page)
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(clip))
+    wait_for_app(page)
+    tags = page.locator("[data-testid='stDataFrame']")
+    tags.wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Text → tracks").click()
+    wait_for_app(page)
+    assert tags.count() == 0  # the auto-tagging tab is closed: its table is gone
+    page.get_by_role("tab", name="Auto-tagging").click()
+    wait_for_app(page)
+    page.get_by_text("uploaded before").wait_for(timeout=30_000)
+    assert page.get_by_text("kept clip.wav").count() >= 1
+    tags.wait_for(timeout=60_000)  # the kept clip is tagged again, with no new upload
+    page.get_by_role("button", name="Forget this clip").click()
+    wait_for_app(page)
+    page.wait_for_function("() => !document.querySelector(\"[data-testid='stDataFrame']\")", timeout=30_000)
+    assert page.get_by_text("uploaded before").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0 and not page.errors
+
+
 def test_results_draw_error_bars(page, app_url):
     _open(page, app_url, "results", "?section=all")
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)  # about twenty charts: slow on a busy machine
