@@ -145,3 +145,16 @@ def test_one_step_families_refuse_torchrun(monkeypatch, tmp_path):
     _torchrun_env(monkeypatch, WORLD_SIZE="2")
     with pytest.raises(ParameterError, match="fitted in one step.*not torchrun"):
         fit_data(None, MfccVqTrainConfig(), tmp_path / "m", "m")
+
+
+def test_only_rank_0_reports_the_result(monkeypatch, capsys, tiny_workspace):
+    """Under torchrun every rank returns from training; one summary is printed, not one per rank."""
+    import core.training.runner as runner
+    from core.cli import main
+
+    result = {"epochs": 1, "device": "cpu", "best": {"metric": "valid_pr_auc", "value": 0.5, "epoch": 1}}
+    monkeypatch.setattr(runner, "train_model", lambda *args, **kwargs: result)
+    for rank, reported in (("1", False), ("0", True)):
+        _torchrun_env(monkeypatch, RANK=rank)
+        assert main(["train", "--workspace", str(tiny_workspace.root), "--model", "won-random"]) == 0
+        assert ("won-random: 1 epoch(s) on cpu" in capsys.readouterr().out) is reported

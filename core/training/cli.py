@@ -19,6 +19,7 @@ from ..errors import ParameterError
 from ..families import family_names, family_trainer
 from ..fileio import read_json
 from ..progress import tqdm_progress
+from .distributed import is_main_process
 from .presets import PRESETS, SIZES, family_budget, resolve
 
 
@@ -66,6 +67,8 @@ def _train(args: argparse.Namespace) -> int:
             raise ParameterError(f"--device {args.device!r} is not a device (use auto, cpu, cuda or cuda:N)") from err
         overrides["device"] = args.device
     result = train_model(ws, args.model, family, overrides, progress=tqdm_progress, resume=args.resume)
+    if not is_main_process():  # under torchrun every rank returns the result: rank 0 alone reports it
+        return 0
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:

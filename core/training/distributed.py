@@ -44,6 +44,11 @@ def world_size() -> int:
         raise ParameterError(f"WORLD_SIZE must be an integer, got {value!r}") from None
 
 
+def is_main_process() -> bool:
+    """Whether this process speaks for its training run: a single process, or rank 0 of torchrun."""
+    return os.environ.get("RANK", "0").strip() in ("", "0")
+
+
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> list[int]:
     """Seed sequence of one rank's batches in one epoch (rank 0: the single-process one)."""
     return [seed, epoch] + ([rank] if rank else [])
