@@ -6,6 +6,8 @@ Caches decide "has this changed?" with :func:`file_hash`. Versioned JSON files
 (``format_version``) are read with :func:`read_versioned_json`, which names the
 file in every error. CSV files meant for spreadsheets are written with
 :func:`write_csv`, which neutralises cells that a spreadsheet would run as formulas.
+Vectors stored as a Parquet list column (model embeddings, word vectors) are read with
+:func:`read_parquet` and :func:`parquet_matrix`, which name the file and the row in every error.
 """
 
 from __future__ import annotations
@@ -148,3 +150,54 @@ def directory_hash(directory: str | os.PathLike, length: int = 16) -> str:
 
 __all__ = ["directory_hash", "file_hash", "read_json", "read_versioned_json", "sha256_file", "spreadsheet_safe",
            "write_atomic", "write_csv", "write_json"]
+
+
+# ------------------------------------------------------------------ Parquet vectors
+def read_parquet(path: str | os.PathLike):
+    """The Parquet file at ``path`` as a pyarrow Table; a damaged or foreign file is a :class:`DataError`."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except Exception as err:  # pyarrow raises several types for damaged files
+        raise DataError(f"{path}: not a readable Parquet file ({err})") from err
+
+
+def is_list_type(dtype) -> bool:
+    """Whether a pyarrow type is a list (plain, large or fixed-size): a column that can hold vectors."""
+    import pyarrow as pa
+
+    return pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+
+
+def parquet_matrix(table, column: str, ids: list[str], path: str | os.PathLike):
+    """The list column ``column`` of ``table`` as a float32 array of shape ``(len(ids), dim)``.
+
+    Every row must hold the same positive number of numbers, none of them null; an error names
+    ``path``, the row (from 1) and its id (``ids``, row by row). Finiteness is the caller's check.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = table.column(column).combine_chunks()
+    if not is_list_type(values.type) or not (pa.types.is_floating(values.type.value_type)
+                                             or pa.types.is_integer(values.type.value_type)):
+        raise DataError(f"{path}: column {column!r} holds {values.type}, not lists of numbers")
+    if len(ids) == 0:
+        raise DataError(f"{path}: no rows")
+    if values.null_count:
+        row = int(np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"{path}: row {row + 1} ({ids[row]!r}) has no vector (null)")
+    lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
+    dim = int(lengths[0])
+    bad = np.flatnonzero(lengths != dim)
+    if dim == 0 or len(bad):
+        row = int(bad[0]) if len(bad) else 0
+        raise DataError(f"{path}: row {row + 1} ({ids[row]!r}) has {int(lengths[row])} values where "
+                        f"{dim or 'a positive number'} are expected")
+    flat = values.flatten()
+    if flat.null_count:
+        row = int(np.flatnonzero(flat.is_null().to_numpy(zero_copy_only=False))[0]) // dim
+        raise DataError(f"{path}: row {row + 1} ({ids[row]!r}) has a missing (null) value")
+    return flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(len(ids), dim)

@@ -226,8 +226,12 @@ def test_non_finite_values_name_file_and_row(kv, tmp_path):
         read_vectors(parquet)
     nulls = tmp_path / "nan.parquet"  # pandas writes NaN inside a list as a null
     pd.DataFrame({"token": ["a", "b"], "vector": [[1.0, 2.0], [float("nan"), 1.0]]}).to_parquet(nulls)
-    with pytest.raises(DataError, match="nan.parquet: column 'vector' has missing"):
+    with pytest.raises(DataError, match=r"nan.parquet: row 2 \('b'\) has a missing \(null\) value"):
         read_vectors(nulls)
+    no_vector = tmp_path / "none.parquet"  # the same checks as a model's embedding file (core.fileio.parquet_matrix)
+    pd.DataFrame({"token": ["a", "b"], "vector": [[1.0, 2.0], None]}).to_parquet(no_vector)
+    with pytest.raises(DataError, match=r"none.parquet: row 2 \('b'\) has no vector \(null\)"):
+        read_vectors(no_vector)
 
 
 def test_empty_garbage_and_ragged_files(tmp_path):

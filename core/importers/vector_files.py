@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, ParameterError
+from ..fileio import is_list_type, parquet_matrix, read_parquet
 
 #: Id columns tried in order in a Parquet table.
 ID_COLUMNS = ("id", "track_id", "term", "tag", "artist_id", "token")
@@ -201,14 +202,9 @@ def _check_array(vectors: np.ndarray, path: Path) -> None:
 
 # ------------------------------------------------------------- Parquet
 def _load_parquet(path: Path, kind: str) -> tuple[list[str], np.ndarray, str]:
-    import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    try:
-        table = pq.read_table(path)
-    except Exception as err:  # pyarrow raises several types for damaged files
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from err
+    table = read_parquet(path)
     names = table.column_names
     fmt = "parquet"
     if "token" in names and "content" in names:  # MWE's released table: token, content (kind), vector
@@ -221,7 +217,7 @@ def _load_parquet(path: Path, kind: str) -> tuple[list[str], np.ndarray, str]:
         id_column, fmt = "token", "mwe-parquet"
     else:
         id_column = next((c for c in ID_COLUMNS if c in names), None)
-    list_columns = [c for c in names if _is_list(table.schema.field(c).type, pa)]
+    list_columns = [c for c in names if is_list_type(table.schema.field(c).type)]
     vector_column = next((c for c in VECTOR_COLUMNS if c in names), None)
     if vector_column is None and len(list_columns) == 1:
         vector_column = list_columns[0]
@@ -233,30 +229,4 @@ def _load_parquet(path: Path, kind: str) -> tuple[list[str], np.ndarray, str]:
         row = int(np.flatnonzero(ids_col.is_null().to_numpy(zero_copy_only=False))[0]) + 1
         raise DataError(f"{path}: row {row} has no id (null in column {id_column!r})")
     ids = [str(v).strip() for v in ids_col.to_pylist()]
-    column = table.column(vector_column).combine_chunks()
-    if not _is_list(column.type, pa) or not (pa.types.is_floating(column.type.value_type)
-                                             or pa.types.is_integer(column.type.value_type)):
-        raise DataError(f"{path}: column {vector_column!r} holds {column.type}, not lists of numbers")
-    if len(ids) == 0:
-        raise DataError(f"{path}: no rows")
-    if column.null_count:
-        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0]) + 1
-        raise DataError(f"{path}: row {row} ({ids[row - 1]!r}) has no vector (null)")
-    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
-    dim = int(lengths[0])
-    bad = np.flatnonzero(lengths != dim)
-    if dim == 0 or len(bad):
-        row = int(bad[0]) if len(bad) else 0
-        raise DataError(f"{path}: row {row + 1} ({ids[row]!r}) has {int(lengths[row])} values where "
-                        f"{dim or 'a positive number'} are expected")
-    values = column.flatten()
-    if values.null_count:
-        flat_null = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
-        row = int(flat_null[0]) // dim
-        raise DataError(f"{path}: row {row + 1} ({ids[row]!r}) has a missing (null) value")
-    matrix = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(len(ids), dim)
-    return ids, matrix, fmt
-
-
-def _is_list(dtype, pa) -> bool:
-    return pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype)
+    return ids, parquet_matrix(table, vector_column, ids, path), fmt

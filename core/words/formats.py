@@ -39,6 +39,7 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from ..errors import DataError, ParameterError
+from ..fileio import parquet_matrix, read_parquet
 
 FORMATS = ("auto", "word2vec-binary", "word2vec-text", "glove-text", "native", "mwe")
 
@@ -299,15 +300,8 @@ def read_glove_text(path: str | os.PathLike, limit: int | None = None) -> KeyedV
 
 def read_mwe(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
     """Read token/vector rows from Parquet (``token`` or ``content``, and ``vector`` columns)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     path = Path(path)
-    try:
-        table = pq.read_table(path)
-    except Exception as err:  # pyarrow raises several types for damaged files
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from err
+    table = read_parquet(path)
     names = table.column_names
     key = "token" if "token" in names else "content" if "content" in names else None
     if key is None or "vector" not in names:
@@ -316,24 +310,10 @@ def read_mwe(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
         table = table.slice(0, limit)
     if table.num_rows == 0:
         raise DataError(f"{path}: no vectors found")
-    column = table.column("vector").combine_chunks()
-    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) \
-            or not (pa.types.is_floating(column.type.value_type) or pa.types.is_integer(column.type.value_type)):
-        raise DataError(f"{path}: column 'vector' holds {column.type}, not lists of numbers")
     if table.column(key).null_count:
         raise DataError(f"{path}: column {key!r} has missing (null) tokens")
     words = [str(w) for w in table.column(key).to_pylist()]
-    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)  # null row: 0 values
-    dim = int(lengths[0])
-    bad = np.flatnonzero(lengths != dim)
-    if dim == 0 or len(bad):
-        row = int(bad[0]) if len(bad) else 0
-        raise DataError(f"{path}: row {row + 1} ({words[row]!r}) has {int(lengths[row])} values where "
-                        f"{dim or 'a positive number'} are expected")
-    values = column.flatten()
-    if values.null_count:
-        raise DataError(f"{path}: column 'vector' has missing (null) values")
-    matrix = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(len(words), dim)
+    matrix = parquet_matrix(table, "vector", words, path)
     return make_keyed_vectors(words, matrix, path)
 
 
