@@ -223,3 +223,18 @@ def test_triplet_scores_mean_is_triplet_accuracy():
     scores = triplet_scores(dp, dn)
     assert set(np.unique(scores)) <= {0.0, 0.5, 1.0}
     assert scores.mean() == pytest.approx(triplet_accuracy(dp, dn))
+
+
+def test_triplet_scores_of_index_rows_match_brute_force():
+    """Each distinct (anchor, other) distance is computed once; the scores equal a per-triplet computation."""
+    from core.evaluation.similarity import _triplet_scores, paired_distance
+
+    rng = np.random.default_rng(2)
+    matrix = rng.normal(size=(30, 8))
+    rows = [rng.integers(0, 30, 2000) for _ in range(3)]  # many repeated pairs, some anchor = positive
+    rows[1][:5] = rows[0][:5]
+    for kind in ("euclidean", "dot"):
+        for sl in (slice(None), slice(2, 5)):
+            a, p, n = (matrix[r, sl] for r in rows)
+            expected = triplet_scores(paired_distance(a, p, kind), paired_distance(a, n, kind))
+            np.testing.assert_array_equal(_triplet_scores(matrix, rows, kind, sl), expected)

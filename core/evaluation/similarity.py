@@ -131,10 +131,11 @@ def _overall(values: dict) -> dict:
 
 def _triplet_scores(matrix: np.ndarray, rows: list[np.ndarray], kind: str, sl: slice = slice(None)) -> np.ndarray:
     """Score of each triplet (1 if the positive is closer, 1/2 on a tie, else 0); each distinct pair's distance once."""
-    a, p, n = rows
-    pairs = np.concatenate([np.stack([a, p], axis=1), np.stack([a, n], axis=1)])
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    distance = paired_distance(matrix[unique[:, 0], sl], matrix[unique[:, 1], sl], kind)[inverse.ravel()]
+    a, p, n = (np.asarray(r, dtype=np.int64) for r in rows)
+    size = len(matrix)
+    # a pair as one integer: np.unique on integers sorts several times faster than on rows (axis=0)
+    unique, inverse = np.unique(np.concatenate([a * size + p, a * size + n]), return_inverse=True)
+    distance = paired_distance(matrix[unique // size, sl], matrix[unique % size, sl], kind)[inverse]
     return triplet_scores(distance[:len(a)], distance[len(a):])
 
 
