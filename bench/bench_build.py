@@ -1,14 +1,15 @@
 """The demo build: features and models, serial against parallel, and the build's time per step.
 
     python bench/bench_build.py [--workspace W] [--workers N] [--models P ...] [--skip-features] [--skip-models]
-                                [--out bench/results/build.txt]
+                                [--skip-embed-maps] [--long-recordings N] [--out bench/results/build.txt]
 
-On a copy of a built demo workspace (``--workspace``, default ``$TAGSPACE_TEST_WORKSPACE`` or a
-fresh ``build-demo --size tiny`` in a temporary folder):
+On a copy of a workspace (``--workspace``: a built demo, or a catalog imported with ``python -m core
+import``; default ``$TAGSPACE_TEST_WORKSPACE`` or a fresh ``build-demo --size tiny`` in a temporary folder):
 
 - features: ``FeatureStore.build`` of every track with 1 process, then with ``--workers``
   processes (default: every idle core, at least 2), each into an empty store; the ratio, and whether the two
-  stores hold bit-identical arrays;
+  stores hold bit-identical arrays; with ``--long-recordings N``, the same on N long stereo
+  recordings made from the workspace's clips and imported (:func:`long_recordings`);
 - models: the presets ``--models`` trained at ``tiny`` one after another (1 process), then
   side by side (``--workers`` processes), each into an empty ``models/``; the ratio;
 - embed and maps: the workspace's ``embed`` and ``maps`` steps with 1 process, then with
@@ -76,7 +77,7 @@ def bench_features(ws, workers: int, scratch: Path) -> list[str]:
 
     times, stores = {}, {}
     for n in (1, workers):
-        copy = _copy(ws, scratch / f"features-{n}", ())
+        copy = _copy(ws, scratch / f"features-{ws.root.name}-{n}", ())
         load, cpu = _load(), _cpu()
         start = time.perf_counter()
         summary = FeatureStore(copy).build(progress=silent, workers=n)
@@ -91,6 +92,43 @@ def bench_features(ws, workers: int, scratch: Path) -> list[str]:
     lines.append(f"  parallel / serial wall time: {times[workers][0] / times[1][0]:.2f}  "
                  f"(speed-up {times[1][0] / times[workers][0]:.2f}x); bit-identical arrays: {identical}")
     return lines
+
+
+def long_recordings(ws, scratch: Path, count: int, seconds: float = 120.0):
+    """A workspace of ``count`` long stereo recordings, made from ``ws``'s clips and imported as a researcher's are.
+
+    What an import of real albums decodes: ``seconds`` of stereo, alternately OGG/Vorbis at 44.1 kHz
+    and OGG/Opus at 48 kHz (both resampled to 22,050 Hz on load), where the demo's clips are short,
+    mono and at 22,050 Hz already.
+    """
+    import soundfile as sf
+    import soxr
+
+    from core.audio import SAMPLE_RATE, load_audio
+    from core.cli import main as cli
+    from core.workspace import Workspace
+
+    folder, clips = scratch / "long-audio", ws.catalog.track_ids
+    folder.mkdir()
+    rows, k = ["path,track_id,artist,tags"], 0
+    for i in range(count):
+        parts = []
+        while sum(map(len, parts)) < seconds * SAMPLE_RATE:
+            parts.append(load_audio(ws.audio_path(clips[k % len(clips)])))
+            k += 1
+        rate, subtype = (48_000, "OPUS") if i % 2 else (44_100, "VORBIS")
+        mono = soxr.resample(np.concatenate(parts)[:int(seconds * SAMPLE_RATE)], SAMPLE_RATE, rate)
+        stereo = 0.8 * np.stack([mono, np.roll(mono, rate // 100)], axis=1)
+        with sf.SoundFile(folder / f"long-{i:02d}.ogg", "w", rate, 2, format="OGG", subtype=subtype) as f:
+            for j in range(0, len(stereo), 8192):  # libsndfile's Vorbis writer crashed on a whole long array
+                f.write(stereo[j:j + 8192])
+        rows.append(f"long-{i:02d}.ogg,long-{i:02d},artist-{i % 6},genre:g{i % 3}")
+    (scratch / "long.csv").write_text("\n".join(rows) + "\n")
+    root = scratch / "long-recordings"
+    if cli(["import", "--workspace", str(root), "--format", "csv", "--tags", str(scratch / "long.csv"),
+            "--audio-root", str(folder)]) != 0:
+        raise RuntimeError("the import of the long recordings failed")
+    return Workspace.open(root)
 
 
 def bench_models(ws, names: list[str], workers: int, scratch: Path) -> list[str]:
@@ -168,6 +206,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--skip-models", action="store_true")
     parser.add_argument("--skip-features", action="store_true")
+    parser.add_argument("--skip-embed-maps", action="store_true")
+    parser.add_argument("--long-recordings", type=int, default=0, metavar="N",
+                        help="also time features on N long stereo recordings made from the workspace's clips")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from core.demo.build import build_demo, is_built
@@ -176,15 +217,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         scratch = Path(tmp)
         root = Path(args.workspace) if args.workspace else scratch / "tiny"
-        ws = Workspace.open(root) if is_built(root) else build_demo(root, size="tiny", progress=silent,
-                                                                     log=lambda m: None)
+        # a given workspace is used as it is (a demo, or a catalog imported with `python -m core import`)
+        opened = is_built(root) or (args.workspace and (root / "workspace.json").is_file())
+        ws = Workspace.open(root) if opened else build_demo(root, size="tiny", progress=silent, log=lambda m: None)
         lines = [f"bench_build.py on {platform.node()}: {os.cpu_count()} cores, pool of {max(2, args.workers)}, "
                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", ""]
         if not args.skip_features:
             lines += bench_features(ws, max(2, args.workers), scratch) + [""]
+        if args.long_recordings:
+            long = long_recordings(ws, scratch, args.long_recordings)
+            lines += ["long recordings: 120 s of stereo each, OGG/Vorbis 44.1 kHz and OGG/Opus 48 kHz alternately"]
+            lines += bench_features(long, max(2, args.workers), scratch) + [""]
         if not args.skip_models:
             lines += bench_models(ws, args.models, max(2, args.workers), scratch) + [""]
-        lines += bench_embed_and_maps(ws, max(2, args.workers), scratch)
+        if not args.skip_embed_maps:
+            lines += bench_embed_and_maps(ws, max(2, args.workers), scratch)
         lines += build_steps(ws)
     text = "\n".join(lines)
     print(text)

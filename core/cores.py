@@ -71,7 +71,7 @@ def pool_workers(asked: int, jobs: int) -> int:
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def _hold_threads(threads: int) -> None:
+def hold_threads(threads: int) -> None:
     """Worker start: hold BLAS, OpenMP (torch) and numba to ``threads`` threads.
 
     The variables hold the libraries that load later. A spawned worker first imports the parent's
@@ -120,7 +120,7 @@ def run_in_processes(fn, jobs: list[tuple], workers: int, progress=None, desc: s
             next(done, None)
         return results
     results = [None] * len(jobs)
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn"), initializer=_hold_threads,
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("spawn"), initializer=hold_threads,
                              initargs=(threads,)) as pool:
         futures = {pool.submit(fn, *job): i for i, job in enumerate(jobs)}
         remaining = set(futures)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import N_MELS, load_audio, log_mel
-from .cores import pool_workers
+from .cores import hold_threads, pool_workers
 from .errors import TagspaceError
 from .fileio import write_json
 from .paths import confined_path
@@ -332,7 +332,9 @@ class FeatureStore:
                 failed.update(write_shard(self.directory, chunk))
                 advance(len(chunk))
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            # one thread per worker: a worker left at every core spun BLAS threads against the others
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=hold_threads,
+                                     initargs=(1,)) as pool:
                 futures = {pool.submit(write_shard, str(self.directory), chunk): len(chunk) for chunk in chunks}
                 for future in as_completed(futures):
                     failed.update(future.result())

@@ -187,7 +187,7 @@ def test_worker_start_holds_torch_loaded_before_it():
     import subprocess
     import sys
 
-    code = ("import torch; torch.set_num_threads(4); from core.cores import _hold_threads; _hold_threads(1); "
+    code = ("import torch; torch.set_num_threads(4); from core.cores import hold_threads; hold_threads(1); "
             "print(torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
