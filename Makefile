@@ -58,6 +58,7 @@ test: test-deps
 bench: install
 	for b in bench/bench_*.py; do [ "$$b" = bench/bench_seeds.py ] && continue; \
 		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/summary.py --readme
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts
