@@ -273,14 +273,7 @@ def _spec(job: Job, slot: Slot) -> dict:
 
 # ------------------------------------------------------------------ the worker
 def _init_worker(scratch: str) -> None:
-    """Make ``scratch`` the temporary directory, so music21's parse cache is ``scratch/music21``; one thread.
-
-    Held to one numeric thread, two workers spent about 10% less CPU on the same clips (a worker's idle
-    BLAS threads spin against the other worker).
-    """
-    from ..cores import hold_threads
-
-    hold_threads(1)
+    """Make ``scratch`` the temporary directory, so music21's parse cache is ``scratch/music21``."""
     os.makedirs(scratch, exist_ok=True)
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
