@@ -88,6 +88,26 @@ def streamlit_server(workspace: Path, env: dict | None = None, timeout: float = 
         log.close()
 
 
+@contextmanager
+def browser_page(chromium, width: int = 1400, height: int = 1000):
+    """A page in a browser context of its own (closed after), its uncaught script errors in ``page.errors``."""
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def open_app_page(page, url: str, path: str, query: str = "", timeout_ms: int = 60_000) -> None:
+    """Open ``url/path?query`` and wait for the finished page with app.py's own sidebar navigation."""
+    page.goto(f"{url}/{path}{query}")
+    wait_for_app(page)
+    page.locator("[data-testid='stSidebar']").get_by_text("Similar").wait_for(timeout=timeout_ms)
+
+
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     """Wait until the page has content and the Streamlit script has finished running."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)

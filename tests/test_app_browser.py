@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.browser_support import screenshot, wait_for_app
+from tests.browser_support import browser_page, open_app_page, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -18,21 +18,13 @@ PAGES = ("home", "map", "words", "similar", "search", "compare", "results")
 
 @pytest.fixture()
 def page(chromium, app_url):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    yield page
-    context.close()
+    with browser_page(chromium) as page:
+        yield page
 
 
 def _open(page, app_url, path, query=""):
-    page.goto(f"{app_url}/{path}{query}")
-    wait_for_app(page)
-    # app.py's own navigation (not Streamlit's listing of the pages/ folder)
-    page.locator("[data-testid='stSidebar']").get_by_text("Similar").wait_for(timeout=30_000)
-    assert page.locator("[data-testid='stSidebarNav']").count() == 0
+    open_app_page(page, app_url, path, query)
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0  # not Streamlit's listing of pages/
 
 
 RESULT_IDS = """() => Array.from(document.querySelectorAll("[data-testid='stDataFrame'] td"))

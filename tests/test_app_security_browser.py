@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from tests.browser_support import REPO, screenshot, server_log, streamlit_server, wait_for_app
+from tests.browser_support import REPO, browser_page, screenshot, server_log, streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -58,9 +58,8 @@ def probe_url(tmp_path_factory):
 
 @pytest.fixture()
 def page(chromium):
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
-    yield context.new_page()
-    context.close()
+    with browser_page(chromium, 1200, 900) as page:
+        yield page
 
 
 def _one_line(text: str) -> str:

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from core.listening.db import list_tests, open_db, trials_frame
-from tests.browser_support import screenshot, streamlit_server, wait_for_app
+from tests.browser_support import browser_page, screenshot, streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -29,13 +29,9 @@ def compare_url(tiny_workspace):
 
 @pytest.fixture()
 def page(chromium, compare_url):
-    context = chromium.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, errors
+    with browser_page(chromium, 1500, 1100) as page:
+        yield page
+    assert not page.errors, page.errors
 
 
 def _box(page, drag, fraction: float) -> None:

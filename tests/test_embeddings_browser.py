@@ -16,7 +16,7 @@ from core.listening.access import create_raters
 from core.listening.db import open_db, trials_frame
 from core.listening.design import StudyDesign, create_test
 from core.listening.session import give_consent, record_answer, start_session
-from tests.browser_support import screenshot, streamlit_server, wait_for_app
+from tests.browser_support import browser_page, open_app_page, screenshot, streamlit_server
 from tests.embedding_support import SUBSPACES, copy_without_models, tag_vectors, track_vectors
 
 pytestmark = pytest.mark.browser
@@ -57,16 +57,8 @@ def embedding_app(tiny_workspace, tmp_path_factory):
 
 @pytest.fixture()
 def page(chromium):
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def _open(page, url, path, query=""):
-    page.goto(f"{url}/{path}{query}")
-    wait_for_app(page)
-    page.locator("[data-testid='stSidebar']").get_by_text("Similar").wait_for(timeout=60_000)
+    with browser_page(chromium) as page:
+        yield page
 
 
 def _no_traceback(page, name):
@@ -77,13 +69,13 @@ def _no_traceback(page, name):
 
 @pytest.mark.parametrize("path", ["home", "map", "words", "similar", "search", "results"])
 def test_every_page_renders_without_traceback(page, embedding_app, path):
-    _open(page, embedding_app, path)
+    open_app_page(page, embedding_app, path)
     assert page.locator("h1").count() >= 1
     _no_traceback(page, path)
 
 
 def test_similar_has_subspace_sliders_and_says_why_uploads_are_off(page, embedding_app):
-    _open(page, embedding_app, "similar", "?model=imported")
+    open_app_page(page, embedding_app, "similar", "?model=imported")
     page.get_by_text("Uploads are off").wait_for(timeout=60_000)
     assert page.get_by_text("cannot embed an uploaded clip").count() >= 1
     assert page.get_by_text("Upload a clip").count() == 0
@@ -94,7 +86,7 @@ def test_similar_has_subspace_sliders_and_says_why_uploads_are_off(page, embeddi
 
 
 def test_search_by_tag_works_and_zero_shot_is_explained(page, embedding_app):
-    _open(page, embedding_app, "search", "?model=imported&q=reel")
+    open_app_page(page, embedding_app, "search", "?model=imported&q=reel")
     page.get_by_text("Zero-shot words are off").wait_for(timeout=60_000)
     page.get_by_text("read as").first.wait_for(timeout=60_000)  # the tag was found and tracks ranked
     assert page.get_by_text("Upload a clip").count() == 0
@@ -102,7 +94,7 @@ def test_search_by_tag_works_and_zero_shot_is_explained(page, embedding_app):
 
 
 def test_map_without_term_vectors_disables_word_search_with_the_reason(page, embedding_app):
-    _open(page, embedding_app, "map", "?model=plain")
+    open_app_page(page, embedding_app, "map", "?model=plain")
     page.get_by_text("Word search off").wait_for(timeout=60_000)
     assert page.get_by_text("imported without term vectors").count() >= 1
     assert page.get_by_label("Find a word", exact=True).is_disabled()
@@ -111,14 +103,14 @@ def test_map_without_term_vectors_disables_word_search_with_the_reason(page, emb
 
 
 def test_results_show_the_imported_models_and_what_they_lack(page, embedding_app):
-    _open(page, embedding_app, "results")
+    open_app_page(page, embedding_app, "results")
     page.get_by_text("track triplets compare excerpts").first.wait_for(timeout=60_000)
     assert page.get_by_text("track-level vectors (imported)").count() >= 1
     _no_traceback(page, "results")
 
 
 def test_listening_report_scores_imported_models_and_says_track_level(page, embedding_app):
-    _open(page, embedding_app, "listening")
+    open_app_page(page, embedding_app, "listening")
     page.get_by_label("Researcher password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("tab", name="Report").click()
